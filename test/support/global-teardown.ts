@@ -1,0 +1,6 @@
+import { OwnedProcess } from './owned-process';
+
+/** Anything the main jest process still owns is stopped; workers' processes die with their watchdogs. */
+export default async function globalTeardown(): Promise<void> {
+  await OwnedProcess.stopAll();
+}

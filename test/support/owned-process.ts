@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/**
+ * A child process that cannot outlive the test run. Jest may kill a worker on timeout without running
+ * afterAll, so every server we start gets its own process group and a tiny watchdog shell that kills
+ * that group as soon as the Node process that owns it disappears. Output is kept for failure reports.
+ */
+export class OwnedProcess {
+  readonly #child: ChildProcess;
+  readonly #watchdog: ChildProcess;
+  #output = '';
+  #exited: Promise<number | null>;
+
+  constructor(
+    readonly label: string,
+    command: string,
+    args: string[],
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    this.#child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      detached: true, // own process group, so the watchdog can kill the whole tree
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (chunk: Buffer): void => {
+      this.#output += chunk.toString('utf8');
+      if (this.#output.length > 2_000_000) this.#output = this.#output.slice(-1_000_000);
+    };
+    this.#child.stdout?.on('data', keep);
+    this.#child.stderr?.on('data', keep);
+    this.#exited = new Promise((resolve) => {
+      this.#child.once('exit', (code) => {
+        resolve(code);
+      });
+      this.#child.once('error', (error) => {
+        this.#output += `\n[spawn error] ${error.message}\n`;
+        resolve(null);
+      });
+    });
+    const pgid = this.#child.pid;
+    const watchdogScript =
+      'while kill -0 "$1" 2>/dev/null && kill -0 -"$2" 2>/dev/null; do sleep 1; done; ' +
+      'kill -TERM -"$2" 2>/dev/null; sleep 3; kill -KILL -"$2" 2>/dev/null; exit 0';
+    this.#watchdog = spawn('sh', ['-c', watchdogScript, 'watchdog', String(process.pid), String(pgid ?? 0)], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    this.#watchdog.unref();
+    this.#child.unref();
+    OwnedProcess.#live.add(this);
+  }
+
+  static readonly #live = new Set<OwnedProcess>();
+
+  /** Kills every process this Node process still owns (used by global teardown and exit hooks). */
+  static async stopAll(): Promise<void> {
+    await Promise.all([...OwnedProcess.#live].map((p) => p.stop()));
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  get running(): boolean {
+    return this.#child.exitCode === null && this.#child.signalCode === null;
+  }
+
+  /** Resolves with the exit code when the process ends (null if it could not start or was signalled). */
+  exited(): Promise<number | null> {
+    return this.#exited;
+  }
+
+  async stop(graceMs = 5_000): Promise<void> {
+    OwnedProcess.#live.delete(this);
+    const pgid = this.#child.pid;
+    if (pgid !== undefined && this.running) {
+      signalGroup(pgid, 'SIGTERM');
+      const timer = setTimeout(() => {
+        signalGroup(pgid, 'SIGKILL');
+      }, graceMs);
+      await this.#exited;
+      clearTimeout(timer);
+    }
+    if (this.#watchdog.pid !== undefined) signalGroup(this.#watchdog.pid, 'SIGKILL');
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void OwnedProcess.stopAll().finally(() => process.exit(130));
+  });
+}
