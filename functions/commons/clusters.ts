@@ -1,0 +1,82 @@
+import * as z from 'zod/mini';
+import { ValidationError } from './errors';
+import type { ClusterRef } from './events';
+import { clusterSecretName } from './naming';
+import type { ConsulApi } from './ports/consul-api';
+import type { SecretStore } from './ports/secret-store';
+
+/** The value of a cluster's connection secret (`<prefix>/clusters/<cluster>`). */
+export const ClusterConnectionSchema = z.strictObject({
+  /** Consul's HTTP(S) API, e.g. `https://consul.dc1.internal:8501`. */
+  address: z.string().check(z.regex(/^https?:\/\/[^\s/]+(:\d+)?\/?$/)),
+  /** PEM of the CA that signed Consul's HTTPS certificate, when it is not a public one. */
+  caCert: z.optional(z.string().check(z.minLength(1))),
+  /** The automation's Consul ACL token (see README, "The automation's Consul token"). */
+  token: z.string().check(z.minLength(1)),
+  /** Enterprise admin partition; omit on Consul CE. */
+  partition: z.optional(z.string().check(z.minLength(1))),
+});
+export type ClusterConnection = z.infer<typeof ClusterConnectionSchema>;
+
+export interface ClusterDirectory {
+  /** The Consul API of a registered cluster. Throws ValidationError for an unknown cluster. */
+  connect(cluster: ClusterRef): Promise<ConsulApi>;
+}
+
+/**
+ * Resolves clusters through their connection secrets. A message may only name the secret the naming
+ * scheme gives for its cluster, so a crafted event cannot point a function at any other secret.
+ * Clients are cached per secret version: a warm Lambda reuses its connections, a rotated secret
+ * gets a new client.
+ */
+export class SecretBackedClusterDirectory implements ClusterDirectory {
+  readonly #clients = new Map<string, { versionId: string; api: ConsulApi }>();
+
+  constructor(
+    private readonly secrets: SecretStore,
+    private readonly createClient: (connection: ClusterConnection) => ConsulApi,
+    private readonly secretPrefix: string,
+  ) {}
+
+  async connect(cluster: ClusterRef): Promise<ConsulApi> {
+    const expected = clusterSecretName(this.secretPrefix, cluster.name);
+    if (cluster.connectionSecret !== expected) {
+      throw new ValidationError(
+        `cluster "${cluster.name}": connectionSecret must be "${expected}" (the secret naming scheme)`,
+        'connectionSecret',
+      );
+    }
+    const secret = await this.secrets.get(expected);
+    if (secret === undefined) {
+      throw new ValidationError(
+        `unknown cluster "${cluster.name}": there is no connection secret "${expected}"; register the cluster first (peerctl cluster add)`,
+        'connectionSecret',
+      );
+    }
+    const cached = this.#clients.get(expected);
+    if (cached?.versionId === secret.versionId) return cached.api;
+    const api = this.createClient(parseConnection(cluster.name, secret.value));
+    this.#clients.set(expected, { versionId: secret.versionId, api });
+    return api;
+  }
+}
+
+/** Parses a connection secret; errors name the field, never the value (it holds a token). */
+export function parseConnection(cluster: string, value: string): ClusterConnection {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new ValidationError(`the connection secret of cluster "${cluster}" is not JSON`, 'connectionSecret');
+  }
+  const result = z.safeParse(ClusterConnectionSchema, json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const field = issue?.path.join('.') ?? '';
+    throw new ValidationError(
+      `the connection secret of cluster "${cluster}" is invalid at "${field}": expected {address: "http(s)://host:port", token, caCert?, partition?}`,
+      `connectionSecret.${field}`,
+    );
+  }
+  return result.data;
+}

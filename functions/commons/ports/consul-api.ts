@@ -1,0 +1,40 @@
+import type {
+  AclPolicy,
+  AclPolicyInput,
+  AclToken,
+  AclTokenInput,
+  AgentServiceRegistration,
+  CallOptions,
+  ConfigEntry,
+  EstablishPeeringInput,
+  GeneratePeeringTokenInput,
+  HealthServiceInstance,
+  HealthServiceOptions,
+  Peering,
+  RawConfigEntry,
+} from '../consul/types';
+
+/**
+ * What the workflows need from one Consul cluster. The HTTP client implements it; workflow tests
+ * can hand in anything with this shape.
+ */
+export interface ConsulApi {
+  readPeering(name: string, options?: CallOptions): Promise<Peering | undefined>;
+  listPeerings(options?: CallOptions): Promise<Peering[]>;
+  generatePeeringToken(input: GeneratePeeringTokenInput, options?: CallOptions): Promise<string>;
+  establishPeering(input: EstablishPeeringInput, options?: CallOptions): Promise<void>;
+  deletePeering(name: string, options?: CallOptions): Promise<void>;
+
+  readConfigEntryRaw(kind: string, name: string, options?: CallOptions): Promise<RawConfigEntry | undefined>;
+  /** Writes only if the entry's ModifyIndex is `cas` (0: only if absent); else throws ConsulCasConflictError. */
+  writeConfigEntryCas(entry: ConfigEntry, cas: number, options?: CallOptions): Promise<void>;
+
+  registerAgentService(registration: AgentServiceRegistration, options?: CallOptions): Promise<void>;
+  healthService(name: string, options?: HealthServiceOptions): Promise<HealthServiceInstance[]>;
+
+  readPolicyByName(name: string, options?: CallOptions): Promise<AclPolicy | undefined>;
+  createPolicy(input: AclPolicyInput, options?: CallOptions): Promise<AclPolicy>;
+  updatePolicy(id: string, input: AclPolicyInput, options?: CallOptions): Promise<AclPolicy>;
+  readToken(accessorId: string, options?: CallOptions): Promise<AclToken | undefined>;
+  createToken(input: AclTokenInput, options?: CallOptions): Promise<AclToken>;
+}

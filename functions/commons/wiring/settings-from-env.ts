@@ -1,0 +1,30 @@
+import { ValidationError } from '../errors';
+import { DEFAULT_SECRET_PREFIX } from '../naming';
+import { DEFAULT_SETTINGS, type PipelineSettings } from '../workflows/context';
+
+/** Pipeline settings from the function's environment (set by the CDK stack), with documented defaults. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineSettings {
+  return {
+    secretPrefix: env.SECRET_PREFIX ?? DEFAULT_SECRET_PREFIX,
+    gatewayCheckInterval: env.GATEWAY_CHECK_INTERVAL ?? DEFAULT_SETTINGS.gatewayCheckInterval,
+    activationPollMs: int(env, 'ACTIVATION_POLL_MS', DEFAULT_SETTINGS.activationPollMs),
+    pollIntervalMs: int(env, 'POLL_INTERVAL_MS', DEFAULT_SETTINGS.pollIntervalMs),
+    recheckDelaySeconds: int(env, 'RECHECK_DELAY_SECONDS', DEFAULT_SETTINGS.recheckDelaySeconds),
+    maxAttempts: int(env, 'MAX_ATTEMPTS', DEFAULT_SETTINGS.maxAttempts),
+    maxRegenerations: int(env, 'MAX_REGENERATIONS', DEFAULT_SETTINGS.maxRegenerations),
+  };
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ValidationError(`${name} must be a non-negative integer`, name);
+  return value;
+}
+
+export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') throw new ValidationError(`environment variable ${name} is not set`, name);
+  return value;
+}

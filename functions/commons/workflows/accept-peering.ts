@@ -1,0 +1,167 @@
+import * as z from 'zod/mini';
+import { parseJsonOrUndefined } from '../json';
+import { ConsulPeeringConflictError } from '../consul/errors';
+import type { Peering } from '../consul/types';
+import { NotReadyError, PermanentError } from '../errors';
+import { createEvent, type EventOf } from '../events';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, peeringTokenSecretName, TAG_ACCEPTOR, TAG_DIALER, TAG_KIND } from '../naming';
+import type { ConsulApi } from '../ports/consul-api';
+import type { WorkflowContext } from './context';
+import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
+import { peersThroughMeshGateways } from './mesh-entry-merge';
+import { DEFAULT_GATEWAY_SERVICE } from './onboard-cluster';
+
+/** The value of a peering-token secret. The token is single-use; `peeringId` ties it to one peering. */
+export const PeeringTokenSecretSchema = z.strictObject({
+  peeringToken: z.string(),
+  peeringId: z.string(),
+  acceptor: z.string(),
+  dialer: z.string(),
+});
+export type PeeringTokenSecret = z.infer<typeof PeeringTokenSecretSchema>;
+
+/**
+ * `peering.requested` → on the acceptor: check the preconditions, then make sure a usable peering
+ * token exists in the secret store, and hand over to the dialer with `peering.acceptor-ready`
+ * (carrying the secret's name and version, never the token).
+ *
+ * Ordering rule (Consul): the acceptor's mesh entry must have PeerThroughMeshGateways BEFORE the token
+ * is generated, or the token carries server addresses instead of the gateway's. So the flag is checked
+ * first, and a token is generated only when none is usable: a new token invalidates the previous one.
+ */
+export async function acceptPeering(
+  event: EventOf<'peering.requested'>,
+  context: WorkflowContext,
+): Promise<{ generated: boolean }> {
+  const { acceptor, dialer } = event.data;
+  const consul = await context.clusters.connect(acceptor);
+  await context.clusters.connect(dialer); // an unknown dialer is bad input: refuse before writing anything
+
+  await requireMeshThroughGateways(consul, acceptor.name);
+  await requirePassingGateway(consul, acceptor.name, DEFAULT_GATEWAY_SERVICE);
+
+  const secretName = peeringTokenSecretName(context.settings.secretPrefix, acceptor.name, dialer.name);
+  const peering = await consul.readPeering(dialer.name);
+  const decision = await decide(peering, event.data.regenerateToken === true, secretName, context);
+
+  let tokenVersion: string;
+  let peeringId: string;
+  if (decision.kind === 'reuse') {
+    tokenVersion = decision.versionId;
+    peeringId = decision.peeringId;
+  } else {
+    const generated = await generateAndStore(consul, event, peering, secretName, context);
+    tokenVersion = generated.versionId;
+    peeringId = generated.peeringId;
+  }
+
+  await context.events.publish(
+    createEvent(
+      'peering.acceptor-ready',
+      {
+        acceptor,
+        dialer,
+        tokenSecret: secretName,
+        tokenVersion,
+        peeringId,
+        attempt: 0,
+        regenerations: event.data.regenerations ?? 0,
+      },
+      { correlationId: event.correlationId },
+    ),
+  );
+  context.log.info('acceptor ready', {
+    acceptor: acceptor.name,
+    dialer: dialer.name,
+    tokenGenerated: decision.kind === 'generate',
+    why: decision.why,
+  });
+  return { generated: decision.kind === 'generate' };
+}
+
+type Decision =
+  | { kind: 'reuse'; versionId: string; peeringId: string; why: string }
+  | { kind: 'generate'; why: string };
+
+async function decide(
+  peering: Peering | undefined,
+  forced: boolean,
+  secretName: string,
+  context: WorkflowContext,
+): Promise<Decision> {
+  if (peering?.state === 'DELETING') {
+    throw new NotReadyError(`peering "${peering.name}" is being deleted; retrying once it is gone`);
+  }
+  if (peering !== undefined && peering.peerServerAddresses.length > 0 && peering.state !== 'TERMINATED') {
+    // A record with peer server addresses is a dialing record: this cluster dials that peer under this name.
+    throw new PermanentError(
+      `the acceptor already dials a peer named "${peering.name}"; a name is either accepted or dialed, not both. Delete that peering or swap acceptor and dialer`,
+      'name-conflict',
+    );
+  }
+  if (forced) return { kind: 'generate', why: 'regeneration requested' };
+  if (peering === undefined) return { kind: 'generate', why: 'no peering yet' };
+  if (peering.state === 'TERMINATED') return { kind: 'generate', why: 'the dialer deleted its side' };
+
+  const stored = await context.secrets.get(secretName);
+  const token = stored === undefined ? undefined : z.safeParse(PeeringTokenSecretSchema, parseJsonOrUndefined(stored.value));
+  if (stored === undefined || token?.success !== true) return { kind: 'generate', why: 'no stored token' };
+  if (token.data.peeringId !== peering.id) return { kind: 'generate', why: 'stored token is for an older peering' };
+  return { kind: 'reuse', versionId: stored.versionId, peeringId: peering.id, why: `peering is ${peering.state}` };
+}
+
+async function generateAndStore(
+  consul: ConsulApi,
+  event: EventOf<'peering.requested'>,
+  existing: Peering | undefined,
+  secretName: string,
+  context: WorkflowContext,
+): Promise<{ versionId: string; peeringId: string }> {
+  const { acceptor, dialer } = event.data;
+  if (existing?.state === 'TERMINATED') {
+    // Consul keeps a TERMINATED record until an operator deletes it; a new token needs a fresh record.
+    await consul.deletePeering(dialer.name);
+    throw new NotReadyError(`deleted the TERMINATED peering "${dialer.name}" on ${acceptor.name}; retrying once it is gone`);
+  }
+  let peeringToken: string;
+  try {
+    peeringToken = await consul.generatePeeringToken({
+      peerName: dialer.name,
+      meta: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE },
+    });
+  } catch (error) {
+    if (error instanceof ConsulPeeringConflictError && !error.retryable) {
+      throw new PermanentError(`${acceptor.name} cannot accept a peering named "${dialer.name}": ${error.message}`, 'name-conflict', {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  const peeringId = peeringIdOfToken(peeringToken);
+  const value: PeeringTokenSecret = { peeringToken, peeringId, acceptor: acceptor.name, dialer: dialer.name };
+  const { versionId } = await context.secrets.put(secretName, JSON.stringify(value), {
+    description: `Peering token from ${acceptor.name} (acceptor) for ${dialer.name} (dialer)`,
+    tags: { [TAG_KIND]: 'peering-token', [TAG_ACCEPTOR]: acceptor.name, [TAG_DIALER]: dialer.name },
+  });
+  return { versionId, peeringId };
+}
+
+/** A peering token is base64 of JSON whose `PeerID` is the acceptor's peering ID (Consul `structs.PeeringToken`). */
+export function peeringIdOfToken(peeringToken: string): string {
+  const decoded = parseJsonOrUndefined(Buffer.from(peeringToken, 'base64').toString('utf8'));
+  const peerId = typeof decoded === 'object' && decoded !== null ? (decoded as { PeerID?: unknown }).PeerID : undefined;
+  if (typeof peerId !== 'string' || peerId === '') {
+    throw new PermanentError('Consul returned a peering token without a PeerID; is this Consul 1.14 or newer?', 'unexpected-token');
+  }
+  return peerId;
+}
+
+export async function requireMeshThroughGateways(consul: ConsulApi, cluster: string): Promise<void> {
+  const mesh = await consul.readConfigEntryRaw('mesh', 'mesh');
+  if (!peersThroughMeshGateways(mesh?.entry)) {
+    throw new GatewayPreconditionError(
+      `cluster "${cluster}" does not route peering through mesh gateways yet (mesh config entry Peering.PeerThroughMeshGateways is not true); it must be onboarded first (cluster.registered)`,
+      'mesh-config-missing',
+    );
+  }
+}

@@ -1,0 +1,200 @@
+import * as z from 'zod/mini';
+import { parseJsonOrUndefined } from '../json';
+import { ConsulPeeringConflictError } from '../consul/errors';
+import type { Peering } from '../consul/types';
+import { AutomationError, PermanentError, ValidationError } from '../errors';
+import { createEvent, type EventOf } from '../events';
+import { MANAGED_BY_KEY, MANAGED_BY_VALUE, peeringTokenSecretName } from '../naming';
+import type { ConsulApi } from '../ports/consul-api';
+import { PeeringTokenSecretSchema, requireMeshThroughGateways } from './accept-peering';
+import type { WorkflowContext } from './context';
+import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
+import { DEFAULT_GATEWAY_SERVICE } from './onboard-cluster';
+
+/** Meta key on the dialer's peering: which token version established it. */
+export const TOKEN_VERSION_KEY = 'token-version';
+
+export type DialOutcome = 'established' | 'pending' | 'regenerating' | 'failed' | 'superseded';
+
+/**
+ * `peering.acceptor-ready` → on the dialer: check the preconditions, establish with the token at the
+ * event's version (unless the dialer already has a live peering), then confirm ACTIVE on both sides.
+ *
+ * Ordering rule (Consul): the dialer's mesh entry must have PeerThroughMeshGateways BEFORE establishing,
+ * and a gateway must be registered and passing, or Consul silently dials the peer directly.
+ * Establish is synchronous in Consul (it fails in seconds or returns ESTABLISHING); ACTIVE follows
+ * once the stream is up. The function polls for ACTIVE for a bounded time, then hands the wait back
+ * to the queue as a delayed copy of this event (attempt + 1): it never sleeps for minutes.
+ */
+export async function dialPeering(
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+): Promise<{ outcome: DialOutcome }> {
+  const { acceptor, dialer, tokenSecret } = event.data;
+  const expectedSecret = peeringTokenSecretName(context.settings.secretPrefix, acceptor.name, dialer.name);
+  if (tokenSecret !== expectedSecret) {
+    throw new ValidationError(`tokenSecret must be "${expectedSecret}" (the secret naming scheme)`, 'data.tokenSecret');
+  }
+  const dialerApi = await context.clusters.connect(dialer);
+  const acceptorApi = await context.clusters.connect(acceptor);
+
+  try {
+    await requireMeshThroughGateways(dialerApi, dialer.name);
+    await requirePassingGateway(dialerApi, dialer.name, DEFAULT_GATEWAY_SERVICE);
+  } catch (error) {
+    if (error instanceof GatewayPreconditionError) return recheckOrFail(event, context, `dialer-${error.kind}`, error.message);
+    throw error;
+  }
+
+  const local = await dialerApi.readPeering(acceptor.name);
+  if (local?.state === 'DELETING') {
+    return recheckOrFail(event, context, 'peering-deleting', `the peering "${acceptor.name}" on ${dialer.name} is being deleted`);
+  }
+  if (local !== undefined && local.peerServerAddresses.length === 0 && local.state !== 'TERMINATED') {
+    return fail(
+      event,
+      context,
+      'name-conflict',
+      `${dialer.name} already accepted a peering named "${acceptor.name}"; a name is either accepted or dialed, not both. Delete it there or swap acceptor and dialer`,
+    );
+  }
+
+  let dialerPeering: Peering | undefined = local;
+  if (needsEstablish(local)) {
+    const established = await establish(dialerApi, event, context);
+    if (established !== 'ok') return { outcome: established };
+    dialerPeering = undefined; // read it fresh below
+  }
+  return confirmActive(event, context, acceptorApi, dialerApi, dialerPeering);
+}
+
+/** ESTABLISHING and ACTIVE are left alone: a live or starting stream must not be re-dialed. */
+function needsEstablish(local: Peering | undefined): boolean {
+  return local === undefined || ['PENDING', 'TERMINATED', 'FAILING', 'UNDEFINED', 'UNKNOWN'].includes(local.state);
+}
+
+async function establish(
+  dialerApi: ConsulApi,
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+): Promise<'ok' | DialOutcome> {
+  const { acceptor, dialer, tokenSecret, tokenVersion } = event.data;
+  const current = await context.secrets.get(tokenSecret);
+  if (current === undefined) {
+    return fail(event, context, 'token-missing', `the peering token secret "${tokenSecret}" is gone; request the peering again`);
+  }
+  if (current.versionId !== tokenVersion) {
+    // A newer token exists (a regeneration); the acceptor-ready event that carries it does the dialing.
+    context.log.info('superseded token version; nothing to do', { acceptor: acceptor.name, dialer: dialer.name });
+    return 'superseded';
+  }
+  const parsed = z.safeParse(PeeringTokenSecretSchema, parseJsonOrUndefined(current.value));
+  if (!parsed.success) {
+    return fail(event, context, 'token-invalid', `the peering token secret "${tokenSecret}" is not in the expected format`);
+  }
+  try {
+    await dialerApi.establishPeering({
+      peerName: acceptor.name,
+      peeringToken: parsed.data.peeringToken,
+      meta: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE, [TOKEN_VERSION_KEY]: tokenVersion },
+    });
+    context.log.info('peering established on the dialer', { acceptor: acceptor.name, dialer: dialer.name });
+    return 'ok';
+  } catch (error) {
+    if (error instanceof ConsulPeeringConflictError && !error.retryable) {
+      if (['token-already-used', 'token-superseded', 'token-rejected'].includes(error.kind)) {
+        return requestRegeneration(event, context, error.message);
+      }
+      return fail(event, context, 'name-conflict', error.message);
+    }
+    if (error instanceof AutomationError && error.retryable) {
+      return (await recheckOrFail(event, context, 'establish-failed', error.message)).outcome;
+    }
+    throw error;
+  }
+}
+
+async function confirmActive(
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+  acceptorApi: ConsulApi,
+  dialerApi: ConsulApi,
+  known: Peering | undefined,
+): Promise<{ outcome: DialOutcome }> {
+  const { acceptor, dialer, peeringId } = event.data;
+  const deadline = context.clock.now().getTime() + context.settings.activationPollMs;
+  let dialerPeering = known;
+  for (;;) {
+    dialerPeering ??= await dialerApi.readPeering(acceptor.name);
+    const acceptorPeering = await acceptorApi.readPeering(dialer.name);
+    if (dialerPeering?.state === 'ACTIVE' && acceptorPeering?.state === 'ACTIVE') {
+      await context.events.publish(
+        createEvent(
+          'peering.established',
+          { acceptor, dialer, peeringId, acceptorState: acceptorPeering.state, dialerState: dialerPeering.state },
+          { correlationId: event.correlationId },
+        ),
+      );
+      context.log.info('peering active on both sides', { acceptor: acceptor.name, dialer: dialer.name });
+      return { outcome: 'established' };
+    }
+    const states = `acceptor ${acceptorPeering?.state ?? 'absent'}, dialer ${dialerPeering?.state ?? 'absent'}`;
+    if (context.clock.now().getTime() + context.settings.pollIntervalMs > deadline) {
+      return recheckOrFail(event, context, 'activation-timeout', `the peering did not become ACTIVE on both sides (${states})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, context.settings.pollIntervalMs));
+    dialerPeering = undefined;
+  }
+}
+
+async function requestRegeneration(
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+  why: string,
+): Promise<DialOutcome> {
+  const { acceptor, dialer, regenerations } = event.data;
+  if (regenerations >= context.settings.maxRegenerations) {
+    return fail(event, context, 'token-rejected', `the acceptor rejected ${regenerations + 1} peering tokens; last: ${why}`);
+  }
+  await context.events.publish(
+    createEvent(
+      'peering.requested',
+      { acceptor, dialer, regenerateToken: true, regenerations: regenerations + 1 },
+      { correlationId: event.correlationId },
+    ),
+  );
+  context.log.warn('peering token rejected; asked the acceptor for a new one', { acceptor: acceptor.name, dialer: dialer.name, why });
+  return 'regenerating';
+}
+
+async function recheckOrFail(
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+  reason: string,
+  message: string,
+): Promise<{ outcome: DialOutcome }> {
+  const attempt = event.data.attempt + 1;
+  if (attempt >= context.settings.maxAttempts) {
+    return { outcome: await fail(event, context, reason, `${message} (gave up after ${attempt} attempts)`) };
+  }
+  await context.events.publish(
+    createEvent('peering.acceptor-ready', { ...event.data, attempt }, { correlationId: event.correlationId }),
+    { delaySeconds: context.settings.recheckDelaySeconds },
+  );
+  context.log.info('will check again', { reason, message, attempt, delaySeconds: context.settings.recheckDelaySeconds });
+  return { outcome: 'pending' };
+}
+
+/** Publishes `peering.failed` for people, then raises so the record lands in the DLQ with its reason. */
+async function fail(
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+  reason: string,
+  message: string,
+): Promise<never> {
+  const { acceptor, dialer } = event.data;
+  await context.events.publish(
+    createEvent('peering.failed', { acceptor, dialer, reason, message }, { correlationId: event.correlationId }),
+  );
+  throw new PermanentError(message, reason);
+}

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import * as z from 'zod/mini';
+import { parseJsonOrUndefined } from '../json';
+import { PermanentError } from '../errors';
+import { gatewayTokenSecretName, TAG_KIND } from '../naming';
+import type { ConsulApi } from '../ports/consul-api';
+import type { SecretStore } from '../ports/secret-store';
+import { meshGatewayPolicyName, meshGatewayPolicyRules } from './gateway-policy';
+
+const GatewayTokenSecretSchema = z.strictObject({
+  accessorId: z.string(),
+  secretId: z.string(),
+  policyName: z.string(),
+  serviceName: z.string(),
+});
+export type GatewayTokenSecret = z.infer<typeof GatewayTokenSecretSchema>;
+
+/**
+ * Ensures the mesh gateway's least-privilege policy and ACL token exist, with the token in the secret
+ * store. Token IDs are chosen by us and written to the secret BEFORE the token is created in Consul:
+ * a crash between the two steps is healed by the next run creating the same token, never a second one.
+ */
+export async function ensureGatewayToken(
+  consul: ConsulApi,
+  secrets: SecretStore,
+  { cluster, serviceName, secretPrefix }: { cluster: string; serviceName: string; secretPrefix: string },
+): Promise<{ accessorId: string; policyChanged: boolean; tokenCreated: boolean }> {
+  const policyName = meshGatewayPolicyName(serviceName);
+  const rules = meshGatewayPolicyRules(serviceName);
+  const description = `Mesh gateway "${serviceName}" for cluster peering (managed by consul-peering-automation)`;
+  let policyChanged = false;
+  const policy = await consul.readPolicyByName(policyName);
+  if (policy === undefined) {
+    await consul.createPolicy({ name: policyName, description, rules });
+    policyChanged = true;
+  } else if (policy.rules.trim() !== rules.trim()) {
+    await consul.updatePolicy(policy.id, { name: policyName, description, rules });
+    policyChanged = true;
+  }
+
+  const secretName = gatewayTokenSecretName(secretPrefix, cluster);
+  const stored = await secrets.get(secretName);
+  let token: GatewayTokenSecret;
+  if (stored === undefined) {
+    token = { accessorId: randomUUID(), secretId: randomUUID(), policyName, serviceName };
+    await secrets.put(secretName, JSON.stringify(token), {
+      description: `ACL token of the mesh gateway of cluster ${cluster}`,
+      tags: { [TAG_KIND]: 'gateway-token' },
+    });
+  } else {
+    const parsed = z.safeParse(GatewayTokenSecretSchema, parseJsonOrUndefined(stored.value));
+    if (!parsed.success) {
+      throw new PermanentError(
+        `the gateway token secret "${secretName}" is not in the expected format; delete it to have a new token issued`,
+        'gateway-token-secret-invalid',
+      );
+    }
+    token = parsed.data;
+  }
+
+  const existing = await consul.readToken(token.accessorId);
+  if (existing !== undefined) return { accessorId: token.accessorId, policyChanged, tokenCreated: false };
+  await consul.createToken({
+    accessorId: token.accessorId,
+    secretId: token.secretId,
+    description,
+    policies: [{ name: token.policyName }],
+  });
+  return { accessorId: token.accessorId, policyChanged, tokenCreated: true };
+}

@@ -1,0 +1,247 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { createAcceptPeeringHandler } from '../functions/accept-peering/handler';
+import { createDialPeeringHandler } from '../functions/dial-peering/handler';
+import { createOnboardClusterHandler } from '../functions/onboard-cluster/handler';
+import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
+import { SqsQueue } from '#commons/aws/sqs-queue';
+import { SecretBackedClusterDirectory, type ClusterConnection } from '#commons/clusters';
+import { ConsulClient } from '#commons/consul/client';
+import type { EventType, PipelineEvent } from '#commons/events/index';
+import { FileSecretStore } from '#commons/local/file-secret-store';
+import { InProcessQueue } from '#commons/local/in-process-queue';
+import { workflowLog } from '#commons/observability/logger';
+import { systemClock } from '#commons/ports/clock';
+import type { EventPublisher } from '#commons/ports/event-publisher';
+import type { ConsulApi } from '#commons/ports/consul-api';
+import type { Queue } from '#commons/ports/queue';
+import type { SecretStore } from '#commons/ports/secret-store';
+import { QueueEventPublisher } from '#commons/queue-event-publisher';
+import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
+import { ensureSqsQueue, pollSqs, type SqsBatchHandler } from './sqs-event-source';
+
+type Outcome = Extract<PipelineEvent, { type: 'peering.established' | 'peering.failed' }>;
+type Stage = 'onboard' | 'accept' | 'dial' | 'outcomes';
+
+/** A queue the local runtime both publishes to and consumes, like a Lambda event source. */
+interface ConsumableQueue extends Queue {
+  consume(handler: SqsBatchHandler, signal: AbortSignal): Promise<void>;
+}
+
+export interface LocalPipelineOptions {
+  settings: PipelineSettings;
+  logger: Logger;
+  /** Called for every event published, for progress output (never holds secret values). */
+  onEvent?: (event: PipelineEvent) => void;
+  /** Wraps each cluster's Consul API, e.g. to count calls in benchmarks. */
+  wrapConsul?: (cluster: string, api: ConsulApi) => ConsulApi;
+}
+
+/**
+ * The whole pipeline on one machine: the same three handlers as in Lambda, fed by queues with SQS
+ * semantics. Two backends: `inProcess` (embedded queues and a 0600 file secret store, no AWS needed)
+ * and `aws` (real SQS and Secrets Manager; `endpoint` points it at moto or LocalStack).
+ */
+export class LocalPipeline {
+  readonly #outcomes: Outcome[] = [];
+  readonly #waiters = new Set<() => void>();
+  #abort = new AbortController();
+  #running: Promise<unknown> | undefined;
+  readonly publisher: EventPublisher;
+
+  private constructor(
+    readonly secrets: SecretStore,
+    private readonly queues: Record<Stage, ConsumableQueue>,
+    readonly deadLetters: ConsumableQueue & { count(): Promise<number> },
+    private readonly options: LocalPipelineOptions,
+  ) {
+    const routes = new QueueEventPublisher({
+      'cluster.registered': queues.onboard,
+      'peering.requested': queues.accept,
+      'peering.acceptor-ready': queues.dial,
+      'peering.established': queues.outcomes,
+      'peering.failed': queues.outcomes,
+    } satisfies Record<EventType, Queue>);
+    this.publisher = {
+      publish: async (event, publishOptions) => {
+        options.onEvent?.(event);
+        await routes.publish(event, publishOptions);
+      },
+    };
+  }
+
+  static inProcess(options: LocalPipelineOptions & { secretsFile?: string; visibilityTimeoutSeconds?: number }) {
+    const deadLetters = new InProcessQueue({ name: 'dead-letters' });
+    const queue = (name: string): ConsumableQueue => {
+      const q = new InProcessQueue({
+        name,
+        visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5,
+        deadLetter: { target: deadLetters, maxReceiveCount: 5 },
+      });
+      return Object.assign(q, {
+        consume: (handler: SqsBatchHandler, signal: AbortSignal) => q.poll(handler, { signal, waitMs: 1_000 }),
+      });
+    };
+    const dlq = Object.assign(deadLetters, {
+      consume: (handler: SqsBatchHandler, signal: AbortSignal) => deadLetters.poll(handler, { signal }),
+      count: () => Promise.resolve(deadLetters.stats().visible + deadLetters.stats().inFlight),
+    });
+    const secrets = new FileSecretStore(options.secretsFile === undefined ? {} : { path: options.secretsFile });
+    return new LocalPipeline(
+      secrets,
+      { onboard: queue('onboard'), accept: queue('accept'), dial: queue('dial'), outcomes: queue('outcomes') },
+      dlq,
+      options,
+    );
+  }
+
+  static async aws(
+    options: LocalPipelineOptions & {
+      client?: SQSClientConfig;
+      queueNamePrefix: string;
+      visibilityTimeoutSeconds?: number;
+    },
+  ): Promise<LocalPipeline> {
+    const sqs = new SQSClient(options.client ?? {});
+    const visibility = options.visibilityTimeoutSeconds ?? 30;
+    const dlqUrl = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-dead-letters`, { visibilityTimeoutSeconds: visibility });
+    const queue = async (stage: Stage): Promise<ConsumableQueue> => {
+      const url = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-${stage}`, {
+        visibilityTimeoutSeconds: visibility,
+        deadLetterQueueUrl: dlqUrl,
+        maxReceiveCount: 5,
+      });
+      return sqsConsumable(sqs, url);
+    };
+    const dlq = Object.assign(sqsConsumable(sqs, dlqUrl), {
+      count: async () => {
+        const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
+        const attributes = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: dlqUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return (
+          Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
+          Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+        );
+      },
+    });
+    const secrets = new SecretsManagerSecretStore(
+      new SecretsManagerClient({ ...(options.client as Record<string, unknown> | undefined) }),
+    );
+    const queues: Record<Stage, ConsumableQueue> = {
+      onboard: await queue('onboard'),
+      accept: await queue('accept'),
+      dial: await queue('dial'),
+      outcomes: await queue('outcomes'),
+    };
+    return new LocalPipeline(secrets, queues, dlq, options);
+  }
+
+  /** The workflow context the handlers run with (the same shape the Lambda wiring builds). */
+  workflowContext(): WorkflowContext {
+    const { settings, logger, wrapConsul } = this.options;
+    return {
+      secrets: this.secrets,
+      clusters: new SecretBackedClusterDirectory(
+        this.secrets,
+        (connection: ClusterConnection) => {
+          const api = new ConsulClient(connection);
+          return wrapConsul === undefined ? api : wrapConsul(connection.address, api);
+        },
+        settings.secretPrefix,
+      ),
+      events: this.publisher,
+      clock: systemClock,
+      log: workflowLog(logger),
+      settings,
+    };
+  }
+
+  /** Starts the three consumers (as Lambda would) and the outcome collector. */
+  start(): void {
+    const context = this.workflowContext();
+    const { logger } = this.options;
+    const signal = this.#abort.signal;
+    this.#running = Promise.all([
+      this.queues.onboard.consume(asLambda('onboard-cluster', createOnboardClusterHandler(context, this.deadLetters, logger)), signal),
+      this.queues.accept.consume(asLambda('accept-peering', createAcceptPeeringHandler(context, this.deadLetters, logger)), signal),
+      this.queues.dial.consume(asLambda('dial-peering', createDialPeeringHandler(context, this.deadLetters, logger)), signal),
+      this.queues.outcomes.consume(async (event) => {
+        for (const record of event.Records) this.#outcomes.push(JSON.parse(record.body) as Outcome);
+        for (const wake of this.#waiters) wake();
+        return { batchItemFailures: [] };
+      }, signal),
+    ]);
+  }
+
+  async publish(event: PipelineEvent): Promise<void> {
+    await this.publisher.publish(event);
+  }
+
+  outcomes(): readonly Outcome[] {
+    return this.#outcomes;
+  }
+
+  /** Resolves with the outcome (established or failed) of the request with this correlation id. */
+  async waitForOutcome(correlationId: string, timeoutMs: number): Promise<Outcome> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.#outcomes.find((o) => o.correlationId === correlationId);
+      if (found !== undefined) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no outcome for request ${correlationId} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this.#waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.min(left, 1_000));
+        this.#waiters.add(wake);
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#abort.abort();
+    await this.#running?.catch(() => undefined);
+    this.#abort = new AbortController();
+  }
+}
+
+/** Invokes a Lambda handler as the Lambda runtime would, with a context describing a local invocation. */
+function asLambda(
+  functionName: string,
+  handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>,
+): SqsBatchHandler {
+  return (event) =>
+    handler(event, {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+      memoryLimitInMB: '512',
+      awsRequestId: randomUUID(),
+      logGroupName: `/local/${functionName}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => 60_000,
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    });
+}
+
+function sqsConsumable(sqs: SQSClient, queueUrl: string): ConsumableQueue {
+  const queue = new SqsQueue({ queueUrl, client: sqs });
+  return {
+    send: (message) => queue.send(message),
+    sendBatch: (messages) => queue.sendBatch(messages),
+    consume: (handler, signal) => pollSqs(sqs, queueUrl, handler, { signal }),
+  };
+}
