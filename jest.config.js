@@ -9,6 +9,8 @@ const shared = {
   transform,
   transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   moduleNameMapper: {
+    // middy 7 exports only under the `import` condition, which jest's CommonJS resolver does not use.
+    '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js',
     '^#commons/(.*)$': '<rootDir>/functions/commons/$1',
     '^#test/(.*)$': '<rootDir>/test/$1',
   },

@@ -47,6 +47,7 @@ export interface LocalPipelineOptions {
  */
 export class LocalPipeline {
   readonly #outcomes: Outcome[] = [];
+  readonly #deadLettered: { body: string; reason: string; error: string }[] = [];
   readonly #waiters = new Set<() => void>();
   #abort = new AbortController();
   #running: Promise<unknown> | undefined;
@@ -168,10 +169,22 @@ export class LocalPipeline {
     const context = this.workflowContext();
     const { logger } = this.options;
     const signal = this.#abort.signal;
+    // What the handlers dead-letter is also kept here, for the summary and for tests.
+    const deadLetters: Queue = {
+      send: (message) => {
+        this.#deadLettered.push({
+          body: message.body,
+          reason: message.attributes?.reason ?? '',
+          error: message.attributes?.error ?? '',
+        });
+        return this.deadLetters.send(message);
+      },
+      sendBatch: (messages) => this.deadLetters.sendBatch(messages),
+    };
     this.#running = Promise.all([
-      this.queues.onboard.consume(asLambda('onboard-cluster', createOnboardClusterHandler(context, this.deadLetters, logger)), signal),
-      this.queues.accept.consume(asLambda('accept-peering', createAcceptPeeringHandler(context, this.deadLetters, logger)), signal),
-      this.queues.dial.consume(asLambda('dial-peering', createDialPeeringHandler(context, this.deadLetters, logger)), signal),
+      this.queues.onboard.consume(asLambda('onboard-cluster', createOnboardClusterHandler(context, deadLetters, logger)), signal),
+      this.queues.accept.consume(asLambda('accept-peering', createAcceptPeeringHandler(context, deadLetters, logger)), signal),
+      this.queues.dial.consume(asLambda('dial-peering', createDialPeeringHandler(context, deadLetters, logger)), signal),
       this.queues.outcomes.consume(async (event) => {
         for (const record of event.Records) this.#outcomes.push(JSON.parse(record.body) as Outcome);
         for (const wake of this.#waiters) wake();
@@ -182,6 +195,20 @@ export class LocalPipeline {
 
   async publish(event: PipelineEvent): Promise<void> {
     await this.publisher.publish(event);
+  }
+
+  /** Sends a raw body to a stage's queue, bypassing validation (to exercise bad input). */
+  async sendRaw(stage: Exclude<Stage, 'outcomes'>, body: string): Promise<void> {
+    await this.queues[stage].send({ body });
+  }
+
+  /** Reason and error of every record the handlers moved to the dead-letter queue. */
+  deadLetterReasons(): Promise<{ reason: string; error: string }[]> {
+    return Promise.resolve(this.#deadLettered.map(({ reason, error }) => ({ reason, error })));
+  }
+
+  deadLetterBodies(): Promise<string[]> {
+    return Promise.resolve(this.#deadLettered.map((d) => d.body));
   }
 
   outcomes(): readonly Outcome[] {

@@ -51,6 +51,11 @@ export function createQueueHandler<T extends PipelineEventType>(options: QueueHa
   };
 
   return middy<SQSEvent, SQSBatchResponse>().handler((event, context) =>
-    processPartialResponse(event, handleRecord, processor, { context, throwOnFullBatchFailure: false }),
+    processPartialResponse(event, handleRecord, processor, {
+      context,
+      throwOnFullBatchFailure: false,
+      // One record at a time: the logger's correlation keys are per record, and Consul is spared bursts.
+      processInParallel: false,
+    }),
   );
 }

@@ -181,7 +181,7 @@ async function recheckOrFail(
     createEvent('peering.acceptor-ready', { ...event.data, attempt }, { correlationId: event.correlationId }),
     { delaySeconds: context.settings.recheckDelaySeconds },
   );
-  context.log.info('will check again', { reason, message, attempt, delaySeconds: context.settings.recheckDelaySeconds });
+  context.log.info('will check again', { reason, detail: message, attempt, delaySeconds: context.settings.recheckDelaySeconds });
   return { outcome: 'pending' };
 }
 

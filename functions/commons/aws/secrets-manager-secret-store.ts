@@ -1,0 +1,247 @@
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  type Filter,
+  type SecretsManagerClientConfig,
+} from '@aws-sdk/client-secrets-manager';
+import { AutomationError, PermanentError } from '#commons/errors';
+import type {
+  PutSecretOptions,
+  PutSecretResult,
+  SecretListFilter,
+  SecretStore,
+  SecretSummary,
+  SecretValue,
+  SecretVersionSelector,
+} from '#commons/ports/secret-store';
+
+/**
+ * A Secrets Manager call that failed, named by operation and secret. `retryable` follows the SDK's own
+ * classification (throttling, server faults, network errors) after the client's built-in retries ran out.
+ */
+export class SecretsManagerError extends AutomationError {
+  readonly retryable: boolean;
+  readonly reason: string;
+
+  constructor(
+    readonly operation: string,
+    readonly secretName: string | undefined,
+    readonly code: string,
+    message: string,
+    retryable: boolean,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.retryable = retryable;
+    this.reason = `secrets-manager.${code}`;
+  }
+}
+
+export class SecretsManagerSecretStore implements SecretStore {
+  private readonly client: SecretsManagerClient;
+
+  constructor(client: SecretsManagerClient | SecretsManagerClientConfig = {}) {
+    this.client = client instanceof SecretsManagerClient ? client : new SecretsManagerClient(client);
+  }
+
+  async put(name: string, value: string, options: PutSecretOptions = {}): Promise<PutSecretResult> {
+    const current = await this.get(name);
+    if (current !== undefined) {
+      if (current.value === value) return { versionId: current.versionId, changed: false };
+      return this.putVersion(name, value);
+    }
+
+    try {
+      const created = await this.client.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: value,
+          Description: options.description,
+          Tags: options.tags && Object.entries(options.tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      return { versionId: required(created.VersionId, 'CreateSecret', name, 'VersionId'), changed: true };
+    } catch (error) {
+      // Lost a race with another writer, or the secret exists without a value (no AWSCURRENT version).
+      if (errorName(error) === 'ResourceExistsException') return this.putVersionIfChanged(name, value);
+      throw wrap(error, 'CreateSecret', name, value);
+    }
+  }
+
+  async get(name: string, selector: SecretVersionSelector = {}): Promise<SecretValue | undefined> {
+    try {
+      const result = await this.client.send(
+        new GetSecretValueCommand({
+          SecretId: name,
+          VersionId: selector.versionId,
+          VersionStage: selector.versionStage,
+        }),
+      );
+      if (result.SecretString === undefined) {
+        throw new PermanentError(`secret '${name}' holds a binary value; only string secrets are supported`);
+      }
+      return {
+        name: result.Name ?? name,
+        versionId: required(result.VersionId, 'GetSecretValue', name, 'VersionId'),
+        value: result.SecretString,
+      };
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return undefined;
+      throw wrap(error, 'GetSecretValue', name);
+    }
+  }
+
+  async list(filter: SecretListFilter): Promise<SecretSummary[]> {
+    const wantedTags = Object.entries(filter.tags ?? {});
+    const filters = listFilters(filter.namePrefix, wantedTags);
+    const found: SecretSummary[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.client
+        .send(new ListSecretsCommand({ Filters: filters, MaxResults: 100, NextToken: nextToken }))
+        .catch((error: unknown) => {
+          throw wrap(
+            error,
+            'ListSecrets',
+            filter.namePrefix === undefined ? undefined : `${filter.namePrefix}*`,
+          );
+        });
+      for (const entry of page.SecretList ?? []) {
+        if (entry.Name === undefined) continue;
+        const tags = Object.fromEntries(
+          (entry.Tags ?? []).flatMap(({ Key, Value }) => (Key === undefined ? [] : [[Key, Value ?? '']])),
+        ) as Record<string, string>;
+        // Server-side filters are prefix matches and match tag keys and values independently.
+        if (filter.namePrefix !== undefined && !entry.Name.startsWith(filter.namePrefix)) continue;
+        if (!wantedTags.every(([key, value]) => tags[key] === value)) continue;
+        found.push({ name: entry.Name, tags });
+      }
+      nextToken = page.NextToken === '' ? undefined : page.NextToken;
+    } while (nextToken !== undefined);
+    return found;
+  }
+
+  async delete(name: string, options: { forceWithoutRecovery?: boolean } = {}): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteSecretCommand({
+          SecretId: name,
+          ForceDeleteWithoutRecovery: options.forceWithoutRecovery === true ? true : undefined,
+        }),
+      );
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return;
+      // A replayed delete of a secret already scheduled for deletion has nothing left to do.
+      if (errorName(error) === 'InvalidRequestException' && (await this.isScheduledForDeletion(name))) return;
+      throw wrap(error, 'DeleteSecret', name);
+    }
+  }
+
+  private async putVersionIfChanged(name: string, value: string): Promise<PutSecretResult> {
+    const current = await this.get(name);
+    if (current?.value === value) return { versionId: current.versionId, changed: false };
+    return this.putVersion(name, value);
+  }
+
+  private async putVersion(name: string, value: string): Promise<PutSecretResult> {
+    try {
+      const result = await this.client.send(
+        new PutSecretValueCommand({ SecretId: name, SecretString: value }),
+      );
+      return { versionId: required(result.VersionId, 'PutSecretValue', name, 'VersionId'), changed: true };
+    } catch (error) {
+      throw wrap(error, 'PutSecretValue', name, value);
+    }
+  }
+
+  private async isScheduledForDeletion(name: string): Promise<boolean> {
+    try {
+      const description = await this.client.send(new DescribeSecretCommand({ SecretId: name }));
+      return description.DeletedDate !== undefined;
+    } catch {
+      return false;
+    }
+  }
+}
+
+// ListSecrets filter values: at most 10 per filter, a restricted alphabet, and a leading `!` negates.
+// Values outside those rules are left to the exact client-side check.
+const FILTER_VALUE = /^[a-zA-Z0-9 :_@/+=.\-!]{1,512}$/;
+const usableFilterValue = (value: string): boolean => FILTER_VALUE.test(value) && !value.startsWith('!');
+
+function listFilters(namePrefix: string | undefined, tags: [string, string][]): Filter[] | undefined {
+  const filters: Filter[] = [];
+  if (namePrefix !== undefined && usableFilterValue(namePrefix))
+    filters.push({ Key: 'name', Values: [namePrefix] });
+  const keys = tags.map(([key]) => key).filter(usableFilterValue);
+  const values = tags.map(([, value]) => value).filter(usableFilterValue);
+  if (keys.length > 0) filters.push({ Key: 'tag-key', Values: [...new Set(keys)].slice(0, 10) });
+  if (values.length > 0) filters.push({ Key: 'tag-value', Values: [...new Set(values)].slice(0, 10) });
+  return filters.length > 0 ? filters : undefined;
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+function required(value: string | undefined, operation: string, name: string, field: string): string {
+  if (value === undefined) {
+    throw new SecretsManagerError(
+      operation,
+      name,
+      'MalformedResponse',
+      `Secrets Manager ${operation} for secret '${name}' returned no ${field}`,
+      true,
+    );
+  }
+  return value;
+}
+
+const RETRYABLE_CODES = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'InternalServiceError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+]);
+
+interface SdkErrorShape {
+  $fault?: unknown;
+  $retryable?: unknown;
+  $metadata?: unknown;
+}
+
+function wrap(error: unknown, operation: string, name: string | undefined, secretValue?: string): Error {
+  if (error instanceof AutomationError) return error;
+  const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
+  const code = errorName(error) ?? 'UnknownError';
+  const detail = error instanceof Error ? error.message : String(error);
+  // Service messages do not echo secret values, but an error message must never carry one.
+  const leaks = secretValue !== undefined && secretValue !== '' && detail.includes(secretValue);
+  const retryable =
+    RETRYABLE_CODES.has(code) ||
+    sdk.$retryable !== undefined ||
+    sdk.$fault === 'server' ||
+    sdk.$metadata === undefined; // not a service response: a network failure or a timeout
+  const subject = name === undefined ? '' : ` for secret '${name}'`;
+  return new SecretsManagerError(
+    operation,
+    name,
+    code,
+    `Secrets Manager ${operation} failed${subject}: ${code}: ${leaks ? '[message withheld]' : detail}`,
+    retryable,
+    leaks ? undefined : { cause: error },
+  );
+}

@@ -1,0 +1,262 @@
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  ListSecretVersionIdsCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
+import { SqsQueue } from '#commons/aws/sqs-queue';
+import { startMoto, type MotoServer } from '#test/support/moto';
+
+// The adapters against a real moto server that this file starts itself. If moto cannot start, every
+// test here fails with the reason: an AWS adapter must never pass untested.
+let moto: MotoServer | undefined;
+let startError: unknown;
+// Assigned exactly when moto started; beforeEach fails every test otherwise.
+let secretsManager!: SecretsManagerClient;
+let sqs!: SQSClient;
+
+beforeAll(async () => {
+  try {
+    moto = await startMoto();
+  } catch (error) {
+    startError = error;
+    return;
+  }
+  secretsManager = new SecretsManagerClient(moto.clientConfig);
+  sqs = new SQSClient(moto.clientConfig);
+}, 30_000);
+
+beforeEach(async () => {
+  if (moto === undefined) throw startError instanceof Error ? startError : new Error(String(startError));
+  await moto.reset();
+});
+
+afterAll(async () => {
+  if (moto === undefined) return;
+  secretsManager.destroy();
+  sqs.destroy();
+  await moto.stop();
+});
+
+const versionCount = async (name: string): Promise<number> => {
+  const { Versions } = await secretsManager.send(
+    new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }),
+  );
+  return Versions?.length ?? 0;
+};
+
+describe('SecretsManagerSecretStore on moto', () => {
+  const store = (): SecretsManagerSecretStore => new SecretsManagerSecretStore(secretsManager);
+
+  test('creates with tags and description, then adds a version only when the value changes', async () => {
+    const first = await store().put('peering/dc1/token', 'v1', {
+      description: 'peering token',
+      tags: { 'managed-by': 'consul-peering-automation', cluster: 'dc1' },
+    });
+    expect(first.changed).toBe(true);
+
+    const replay = await store().put('peering/dc1/token', 'v1', { tags: { ignored: 'on-update' } });
+    expect(replay).toEqual({ versionId: first.versionId, changed: false });
+    expect(await versionCount('peering/dc1/token')).toBe(1);
+
+    const second = await store().put('peering/dc1/token', 'v2');
+    expect(second.changed).toBe(true);
+    expect(second.versionId).not.toBe(first.versionId);
+    expect(await versionCount('peering/dc1/token')).toBe(2);
+
+    const described = await secretsManager.send(new DescribeSecretCommand({ SecretId: 'peering/dc1/token' }));
+    expect(described.Description).toBe('peering token');
+    expect(described.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'managed-by', Value: 'consul-peering-automation' },
+        { Key: 'cluster', Value: 'dc1' },
+      ]),
+    );
+    expect(described.Tags).toHaveLength(2);
+  });
+
+  test('gets the current version, a version by id and the previous one by stage', async () => {
+    const first = await store().put('conn/dc1', 'one');
+    const second = await store().put('conn/dc1', 'two');
+
+    expect(await store().get('conn/dc1')).toEqual({
+      name: 'conn/dc1',
+      versionId: second.versionId,
+      value: 'two',
+    });
+    expect(await store().get('conn/dc1', { versionId: first.versionId })).toEqual({
+      name: 'conn/dc1',
+      versionId: first.versionId,
+      value: 'one',
+    });
+    expect(await store().get('conn/dc1', { versionStage: 'AWSPREVIOUS' })).toMatchObject({
+      versionId: first.versionId,
+      value: 'one',
+    });
+    expect(await store().get('conn/absent')).toBeUndefined();
+  });
+
+  test('puts a value into a secret that was created without one', async () => {
+    await secretsManager.send(new CreateSecretCommand({ Name: 'conn/empty' }));
+    const result = await store().put('conn/empty', 'filled');
+    expect(result.changed).toBe(true);
+    expect(await store().get('conn/empty')).toMatchObject({ value: 'filled', versionId: result.versionId });
+  });
+
+  test('lists by name prefix and exact tag pairs, across pages', async () => {
+    const owned = { 'managed-by': 'consul-peering-automation' };
+    await store().put('peering/a', 'x', { tags: { ...owned, cluster: 'dc1' } });
+    await store().put('peering/b', 'x', { tags: { ...owned, cluster: 'dc2' } });
+    // Carries a tag key and a tag value we ask for, but not as a pair: AWS-side filters would match it.
+    await store().put('peering/c', 'x', {
+      tags: { 'managed-by': 'dc1', cluster: 'consul-peering-automation' },
+    });
+    await store().put('other/a', 'x', { tags: { ...owned, cluster: 'dc1' } });
+    for (let i = 0; i < 105; i++)
+      await store().put(`bulk/${String(i).padStart(3, '0')}`, 'x', { tags: owned });
+
+    expect(await store().list({ namePrefix: 'peering/', tags: { ...owned, cluster: 'dc1' } })).toEqual([
+      { name: 'peering/a', tags: { ...owned, cluster: 'dc1' } },
+    ]);
+    const names = (await store().list({ namePrefix: 'peering/' })).map((secret) => secret.name).sort();
+    expect(names).toEqual(['peering/a', 'peering/b', 'peering/c']);
+    expect(await store().list({ namePrefix: 'bulk/', tags: owned })).toHaveLength(105);
+  });
+
+  test('deletes, and deleting an absent or already deleted secret is a no-op', async () => {
+    await store().delete('never/existed');
+    await store().delete('never/existed', { forceWithoutRecovery: true });
+
+    await store().put('conn/gone', 'x');
+    await store().delete('conn/gone');
+    await store().delete('conn/gone'); // replay while scheduled for deletion
+    expect(await store().list({ namePrefix: 'conn/' })).toEqual([]);
+
+    await store().put('conn/now', 'x');
+    await store().delete('conn/now', { forceWithoutRecovery: true });
+    expect(await store().get('conn/now')).toBeUndefined();
+  });
+});
+
+describe('SqsQueue on moto', () => {
+  const createQueue = async (name: string, attributes: Record<string, string> = {}): Promise<string> => {
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    if (QueueUrl === undefined) throw new Error(`moto returned no URL for ${name}`);
+    return QueueUrl;
+  };
+
+  /** Receives until `count` messages arrived or the deadline passed (never a fixed sleep). */
+  const receiveAll = async (queueUrl: string, count: number, deadlineMs = 10_000): Promise<Message[]> => {
+    const messages: Message[] = [];
+    const deadline = Date.now() + deadlineMs;
+    while (messages.length < count && Date.now() < deadline) {
+      const { Messages } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: 60,
+          MessageAttributeNames: ['All'],
+          MessageSystemAttributeNames: ['All'],
+        }),
+      );
+      messages.push(...(Messages ?? []));
+    }
+    return messages;
+  };
+
+  test('standard queue: attributes and a per-message delay', async () => {
+    const queueUrl = await createQueue('work');
+    const queue = new SqsQueue({ queueUrl, client: sqs });
+
+    const sentAt = Date.now();
+    const { messageId } = await queue.send({
+      body: '{"type":"peering.requested"}',
+      attributes: { 'event-type': 'peering.requested', 'correlation-id': 'c-1' },
+      delaySeconds: 1,
+    });
+
+    const immediately = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 }));
+    expect(immediately.Messages ?? []).toHaveLength(0);
+
+    const [message] = await receiveAll(queueUrl, 1);
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(900);
+    expect(message?.MessageId).toBe(messageId);
+    expect(message?.Body).toBe('{"type":"peering.requested"}');
+    expect(message?.MessageAttributes).toEqual({
+      'event-type': { DataType: 'String', StringValue: 'peering.requested' },
+      'correlation-id': { DataType: 'String', StringValue: 'c-1' },
+    });
+  });
+
+  test('FIFO queue: group and deduplication id, a repeat is dropped, per-message delay is ignored', async () => {
+    const queueUrl = await createQueue('work.fifo', { FifoQueue: 'true' });
+    const queue = new SqsQueue({ queueUrl, client: sqs });
+    expect(queue.fifo).toBe(true);
+
+    await queue.send({ body: 'first', groupId: 'dc1', deduplicationId: 'event-1', delaySeconds: 30 });
+    await queue.send({ body: 'first again', groupId: 'dc1', deduplicationId: 'event-1' });
+    await queue.send({ body: 'second', groupId: 'dc1', deduplicationId: 'event-2' });
+
+    const messages = await receiveAll(queueUrl, 2);
+    expect(messages.map((message) => message.Body)).toEqual(['first', 'second']);
+    expect(messages.map((message) => message.Attributes?.MessageGroupId)).toEqual(['dc1', 'dc1']);
+    expect(messages.map((message) => message.Attributes?.MessageDeduplicationId)).toEqual([
+      'event-1',
+      'event-2',
+    ]);
+    const more = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 }));
+    expect(more.Messages ?? []).toHaveLength(0);
+  });
+
+  test('sendBatch sends 25 messages in batches of 10 and returns their ids in order', async () => {
+    const queueUrl = await createQueue('batch');
+    const queue = new SqsQueue({ queueUrl, client: sqs });
+    const bodies = Array.from({ length: 25 }, (_, i) => `message-${i}`);
+
+    const sent = await queue.sendBatch(bodies.map((body) => ({ body, attributes: { index: body } })));
+    expect(sent).toHaveLength(25);
+    expect(new Set(sent.map((message) => message.messageId)).size).toBe(25);
+
+    const received = await receiveAll(queueUrl, 25);
+    const byId = new Map(received.map((message) => [message.MessageId, message]));
+    expect(byId.size).toBe(25);
+    sent.forEach(({ messageId }, i) => {
+      expect(byId.get(messageId)?.Body).toBe(bodies[i]);
+      expect(byId.get(messageId)?.MessageAttributes?.index?.StringValue).toBe(bodies[i]);
+    });
+  });
+
+  test('sendBatch on a FIFO queue keeps group order across batches', async () => {
+    const queueUrl = await createQueue('ordered.fifo', { FifoQueue: 'true' });
+    const queue = new SqsQueue({ queueUrl, client: sqs });
+    const messages = Array.from({ length: 25 }, (_, i) => ({
+      body: `m${i}`,
+      groupId: 'dc1',
+      deduplicationId: `d${i}`,
+    }));
+
+    await queue.sendBatch(messages);
+    const received: Message[] = [];
+    const deadline = Date.now() + 10_000;
+    // A FIFO group delivers nothing more while a message of it is in flight: delete as we go.
+    while (received.length < 25 && Date.now() < deadline) {
+      const batch = await receiveAll(queueUrl, 1, 2_000);
+      received.push(...batch);
+      for (const message of batch) {
+        await sqs.send(
+          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        );
+      }
+    }
+    expect(received.map((message) => message.Body)).toEqual(messages.map((message) => message.body));
+  });
+});

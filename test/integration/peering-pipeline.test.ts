@@ -1,0 +1,262 @@
+import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConsulClient } from '#commons/consul/client';
+import { createEvent, type ClusterRef, type PipelineEvent } from '#commons/events/index';
+import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
+import { createLogger } from '#commons/observability/logger';
+import type { ConsulApi } from '#commons/ports/consul-api';
+import { DEFAULT_SETTINGS } from '#commons/workflows/context';
+import { meshGatewayPolicyName } from '#commons/workflows/gateway-policy';
+import { LocalPipeline } from '../../local/pipeline';
+import { TcpGatewayRelay } from '../support/gateway-relay';
+import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
+import { startMoto, type MotoServer } from '../support/moto';
+import { pollUntil } from '../support/poll';
+
+// The whole pipeline on real parts: three Consul datacenters with ACLs, moto's SQS and Secrets
+// Manager, and TCP relays standing in for Envoy mesh gateways. dc1 accepts, dc2 dials, dc3 never
+// gets a gateway (the precondition failure case).
+const PREFIX = 'consul-peering';
+const WRITE_METHODS = new Set([
+  'generatePeeringToken',
+  'establishPeering',
+  'deletePeering',
+  'writeConfigEntryCas',
+  'registerAgentService',
+  'createPolicy',
+  'updatePolicy',
+  'createToken',
+]);
+
+let moto: MotoServer;
+let clusters: LocalConsulCluster[];
+let dc1: LocalConsulCluster, dc2: LocalConsulCluster, dc3: LocalConsulCluster;
+let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
+let pipeline: LocalPipeline;
+const published: string[] = [];
+const logLines: string[] = [];
+const consulCalls: { cluster: string; method: string }[] = [];
+let stdoutSpy: jest.SpyInstance;
+
+const ref = (cluster: LocalConsulCluster): ClusterRef => ({
+  name: cluster.datacenter,
+  connectionSecret: clusterSecretName(PREFIX, cluster.datacenter),
+});
+const admin = (cluster: LocalConsulCluster): ConsulClient =>
+  new ConsulClient({ address: cluster.address, token: cluster.managementToken });
+const writesSince = (mark: number): { cluster: string; method: string }[] =>
+  consulCalls.slice(mark).filter((c) => WRITE_METHODS.has(c.method));
+
+/** Counts every Consul call the workflows make, by cluster and method. */
+function counting(cluster: string, api: ConsulApi): ConsulApi {
+  return new Proxy(api, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || typeof property !== 'string') return value;
+      return (...args: unknown[]) => {
+        consulCalls.push({ cluster, method: property });
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+beforeAll(async () => {
+  stdoutSpy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    logLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  });
+  moto = await startMoto();
+  clusters = await startConsulClusters(3);
+  [dc1, dc2, dc3] = clusters as [LocalConsulCluster, LocalConsulCluster, LocalConsulCluster];
+  gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
+  gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
+  process.env.LOG_LEVEL = 'INFO';
+  pipeline = await LocalPipeline.aws({
+    client: moto.clientConfig,
+    queueNamePrefix: 'it',
+    visibilityTimeoutSeconds: 2,
+    settings: {
+      ...DEFAULT_SETTINGS,
+      secretPrefix: PREFIX,
+      gatewayCheckInterval: '1s',
+      recheckDelaySeconds: 1,
+      maxAttempts: 3,
+    },
+    logger: createLogger('integration'),
+    onEvent: (event: PipelineEvent) => published.push(JSON.stringify(event)),
+    wrapConsul: (address, api) => counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api),
+  });
+  for (const cluster of clusters) {
+    await pipeline.secrets.put(
+      clusterSecretName(PREFIX, cluster.datacenter),
+      JSON.stringify({ address: cluster.address, token: cluster.managementToken }),
+    );
+  }
+  // An operator's own mesh settings on dc1, which onboarding must keep.
+  const client = admin(dc1);
+  await client.writeConfigEntryCas(
+    { Kind: 'mesh', TransparentProxy: { MeshDestinationsOnly: true }, Meta: { team: 'platform' } },
+    0,
+  );
+  await client.close();
+  pipeline.start();
+}, 120_000);
+
+afterAll(async () => {
+  await pipeline.stop();
+  await Promise.all([gateway1.close(), gateway2.close()]);
+  await Promise.all(clusters.map((c) => c.stop()));
+  await moto.stop();
+  stdoutSpy.mockRestore();
+});
+
+afterEach(() => {
+  const state = expect.getState();
+  if (state.assertionCalls > 0 && state.suppressedErrors.length > 0) {
+    for (const c of clusters) console.error(`--- ${c.datacenter} log ---\n${c.log.slice(-3000)}`);
+  }
+});
+
+test('malformed events reach the DLQ with a specific reason and cause zero writes to Consul', async () => {
+  const mark = consulCalls.length;
+  const before = await pipeline.deadLetters.count();
+  const send = (body: string) => pipeline.sendRaw('onboard', body);
+  const valid = createEvent('cluster.registered', { cluster: ref(dc1) }, { correlationId: 'bad-input' });
+  await send('{"type":"cluster.registered"'); // not JSON
+  await send(JSON.stringify({ ...valid, data: {} })); // missing field
+  await send(JSON.stringify({ ...valid, data: { cluster: { name: 42, connectionSecret: 'x' } } })); // wrong type
+  await send(JSON.stringify({ ...valid, data: { cluster: { name: 'nowhere', connectionSecret: clusterSecretName(PREFIX, 'nowhere') } } })); // unknown cluster
+  await send(JSON.stringify({ ...valid, data: { cluster: ref(dc1), padding: 'x'.repeat(20_000) } })); // oversized
+  const reasons = await pollUntil('five dead letters', async () => {
+    const letters = await pipeline.deadLetterReasons();
+    return letters.length >= before + 5 ? letters : undefined;
+  });
+  expect(reasons.slice(before).map((l) => l.reason)).toEqual(Array(5).fill('validation'));
+  expect(reasons.map((l) => l.error).join('\n')).toMatch(/unknown cluster "nowhere"/);
+  expect(writesSince(mark)).toEqual([]);
+});
+
+test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both sides, through both gateways', async () => {
+  const correlationId = 'chain';
+  const hostPort = (relay: TcpGatewayRelay) => ({ address: '127.0.0.1', port: relay.port });
+  await pipeline.publish(createEvent('cluster.registered', { cluster: ref(dc1), gateway: { lan: hostPort(gateway1), wan: hostPort(gateway1) } }, { correlationId }));
+  await pipeline.publish(createEvent('cluster.registered', { cluster: ref(dc2), gateway: { lan: hostPort(gateway2), wan: hostPort(gateway2) } }, { correlationId }));
+  await pipeline.publish(createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc2) }, { correlationId }));
+  const outcome = await pipeline.waitForOutcome(correlationId, 90_000);
+  expect(outcome.type).toBe('peering.established');
+
+  const [c1, c2] = [admin(dc1), admin(dc2)];
+  const [onDc1, onDc2] = [await c1.readPeering('dc2'), await c2.readPeering('dc1')];
+  expect(onDc1?.state).toBe('ACTIVE');
+  expect(onDc2?.state).toBe('ACTIVE');
+  // Both gateways carried the handshake and the stream.
+  expect(gateway1.counters.bytesIn).toBeGreaterThan(0);
+  expect(gateway2.counters.bytesIn).toBeGreaterThan(0);
+
+  // The ordering rule, proven from Consul's own records: Raft indexes are a total order per cluster.
+  const [mesh1, mesh2] = [await c1.readConfigEntryRaw('mesh', 'mesh'), await c2.readConfigEntryRaw('mesh', 'mesh')];
+  expect(mesh1?.modifyIndex).toBeLessThan(onDc1?.createIndex ?? 0); // acceptor: flag before token
+  expect(mesh2?.modifyIndex).toBeLessThan(onDc2?.createIndex ?? 0); // dialer: flag before establish
+
+  // Operator-set fields survived the merge; ours were added.
+  expect(mesh1?.entry).toMatchObject({
+    TransparentProxy: { MeshDestinationsOnly: true },
+    Peering: { PeerThroughMeshGateways: true },
+    Meta: { team: 'platform', 'managed-by': 'consul-peering-automation' },
+  });
+  await Promise.all([c1.close(), c2.close()]);
+});
+
+test('no token appears in any queue message or log line', async () => {
+  const secrets: string[] = clusters.map((c) => c.managementToken);
+  const peeringSecret = await pipeline.secrets.get(peeringTokenSecretName(PREFIX, 'dc1', 'dc2'));
+  const peeringToken = (JSON.parse(peeringSecret?.value ?? '{}') as { peeringToken?: string }).peeringToken ?? '';
+  expect(peeringToken.length).toBeGreaterThan(100);
+  secrets.push(peeringToken);
+  for (const dc of ['dc1', 'dc2']) {
+    const gatewaySecret = await pipeline.secrets.get(gatewayTokenSecretName(PREFIX, dc));
+    secrets.push((JSON.parse(gatewaySecret?.value ?? '{}') as { secretId?: string }).secretId ?? '');
+  }
+  const haystacks = [...published, ...(await pipeline.deadLetterBodies()), ...logLines];
+  expect(haystacks.length).toBeGreaterThan(10);
+  expect(logLines.length).toBeGreaterThan(3);
+  for (const secret of secrets) {
+    expect(secret.length).toBeGreaterThan(30);
+    expect(haystacks.filter((h) => h.includes(secret))).toEqual([]);
+  }
+});
+
+test('every event delivered 3 times, out of order, leaves the same end state and writes nothing', async () => {
+  const versions = async () => {
+    const sm = new SecretsManagerClient(moto.clientConfig);
+    const listed = await sm.send(new ListSecretVersionIdsCommand({ SecretId: peeringTokenSecretName(PREFIX, 'dc1', 'dc2') }));
+    return (listed.Versions ?? []).length;
+  };
+  const versionsBefore = await versions();
+  const mark = consulCalls.length;
+  const chain = published.filter((p) => (JSON.parse(p) as PipelineEvent).correlationId === 'chain');
+  const replayed = [...chain, ...chain, ...chain].reverse(); // out of order: outcomes and dial first
+  const correlationIds: string[] = [];
+  for (const body of replayed) {
+    const event = JSON.parse(body) as PipelineEvent;
+    if (event.type === 'peering.established' || event.type === 'peering.failed') continue;
+    const replay = { ...event, correlationId: `replay-${correlationIds.length}` } as PipelineEvent;
+    if (replay.type === 'peering.requested') correlationIds.push(replay.correlationId);
+    await pipeline.publish(replay);
+  }
+  for (const id of correlationIds) expect((await pipeline.waitForOutcome(id, 60_000)).type).toBe('peering.established');
+
+  expect(writesSince(mark)).toEqual([]);
+  expect(await versions()).toBe(versionsBefore);
+  for (const cluster of [dc1, dc2]) {
+    const client = admin(cluster);
+    const policy = await client.readPolicyByName(meshGatewayPolicyName('mesh-gateway'));
+    expect(policy).toBeDefined();
+    const tokens = (await (
+      await fetch(`${cluster.address}/v1/acl/tokens?policy=${policy?.id ?? ''}`, {
+        headers: { 'X-Consul-Token': cluster.managementToken },
+      })
+    ).json()) as unknown[];
+    expect(tokens).toHaveLength(1);
+    expect((await client.listPeerings()).map((p) => p.state)).toEqual(['ACTIVE']);
+    await client.close();
+  }
+});
+
+test('the gateway token can do what a gateway needs and nothing more', async () => {
+  const stored = await pipeline.secrets.get(gatewayTokenSecretName(PREFIX, 'dc1'));
+  const { secretId } = JSON.parse(stored?.value ?? '{}') as { secretId: string };
+  const call = async (method: string, path: string, body?: unknown) =>
+    (
+      await fetch(`${dc1.address}${path}`, {
+        method,
+        headers: { 'X-Consul-Token': secretId },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      })
+    ).status;
+  expect(await call('GET', '/v1/peerings')).toBe(200);
+  expect(await call('GET', '/v1/catalog/services')).toBe(200);
+  expect(await call('GET', '/v1/health/service/mesh-gateway')).toBe(200);
+  const own = { Kind: 'mesh-gateway', ID: 'mesh-gateway', Name: 'mesh-gateway', Port: gateway1.port, Address: '127.0.0.1',
+    TaggedAddresses: { lan: { Address: '127.0.0.1', Port: gateway1.port }, wan: { Address: '127.0.0.1', Port: gateway1.port } },
+    Check: { Name: 'mesh-gateway listening', TCP: `127.0.0.1:${gateway1.port}`, Interval: '1s' } };
+  expect(await call('PUT', '/v1/agent/service/register', own)).toBe(200);
+  expect(await call('PUT', '/v1/agent/service/register', { Name: 'web', Port: 80 })).toBe(403);
+  expect(await call('PUT', '/v1/config', { Kind: 'service-defaults', Name: 'web', Protocol: 'http' })).toBe(403);
+  // Not asserted: `mesh = "write"`, which Consul's docs prescribe for gateway tokens (leaf certificates
+  // for peering), also lets the token write mesh-wide entries such as proxy-defaults (seen on 1.14.11).
+  expect(await call('PUT', '/v1/acl/policy', { Name: 'escalate', Rules: 'acl = "write"' })).toBe(403);
+  expect(await call('POST', '/v1/peering/token', { PeerName: 'rogue' })).toBe(403);
+});
+
+test('a dialer without a mesh gateway fails with a clear precondition error instead of dialing direct', async () => {
+  const correlationId = 'no-gateway';
+  await pipeline.publish(createEvent('cluster.registered', { cluster: ref(dc3) }, { correlationId }));
+  await pipeline.publish(createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc3) }, { correlationId }));
+  const outcome = await pipeline.waitForOutcome(correlationId, 90_000);
+  expect(outcome).toMatchObject({ type: 'peering.failed', data: { reason: 'dialer-gateway-missing' } });
+  expect(outcome.type === 'peering.failed' && outcome.data.message).toMatch(/dc3.*no mesh gateway/);
+  const client = admin(dc3);
+  expect(await client.readPeering('dc1')).toBeUndefined(); // never established, never dialed direct
+  await client.close();
+});
