@@ -74,9 +74,17 @@ async function main(): Promise<number> {
     },
   };
   const pipeline = args.has('--aws')
-    ? await LocalPipeline.aws({ ...pipelineOptions, queueNamePrefix: `peering-demo-${Date.now()}`, visibilityTimeoutSeconds: 5 })
+    ? await LocalPipeline.aws({
+        ...pipelineOptions,
+        queueNamePrefix: `peering-demo-${Date.now()}`,
+        visibilityTimeoutSeconds: 5,
+      })
     : LocalPipeline.inProcess({ ...pipelineOptions, secretsFile: join(secretsDir, 'secrets.json') });
-  step(args.has('--aws') ? 'pipeline on SQS + Secrets Manager' : `pipeline on in-process queues, secrets in ${secretsDir} (0600)`);
+  step(
+    args.has('--aws')
+      ? 'pipeline on SQS + Secrets Manager'
+      : `pipeline on in-process queues, secrets in ${secretsDir} (0600)`,
+  );
   try {
     pipeline.start();
     const correlationId = randomUUID();
@@ -85,10 +93,22 @@ async function main(): Promise<number> {
       [dc1, gateway1],
       [dc2, gateway2],
     ] as const) {
-      const ref = { name: cluster.datacenter, connectionSecret: clusterSecretName(secretPrefix, cluster.datacenter) };
-      await pipeline.secrets.put(ref.connectionSecret, JSON.stringify({ address: cluster.address, token: cluster.managementToken }));
+      const ref = {
+        name: cluster.datacenter,
+        connectionSecret: clusterSecretName(secretPrefix, cluster.datacenter),
+      };
+      await pipeline.secrets.put(
+        ref.connectionSecret,
+        JSON.stringify({ address: cluster.address, token: cluster.managementToken }),
+      );
       const hostPort = { address: '127.0.0.1', port: gateway.port };
-      await pipeline.publish(createEvent('cluster.registered', { cluster: ref, gateway: { lan: hostPort, wan: hostPort } }, { correlationId }));
+      await pipeline.publish(
+        createEvent(
+          'cluster.registered',
+          { cluster: ref, gateway: { lan: hostPort, wan: hostPort } },
+          { correlationId },
+        ),
+      );
       refs.push(ref);
     }
     const [acceptor, dialer] = refs as [(typeof refs)[0], (typeof refs)[0]];
@@ -105,7 +125,9 @@ async function main(): Promise<number> {
     };
     const [onDc1, onDc2] = [await side(dc1, 'dc2'), await side(dc2, 'dc1')];
     console.log('\nsummary');
-    console.log(`  outcome           ${outcome.type}${outcome.type === 'peering.failed' ? ` (${outcome.data.reason})` : ''}`);
+    console.log(
+      `  outcome           ${outcome.type}${outcome.type === 'peering.failed' ? ` (${outcome.data.reason})` : ''}`,
+    );
     console.log(`  dc1 (acceptor)    peering "dc2" ${onDc1?.state ?? 'absent'}  id ${onDc1?.id ?? '-'}`);
     console.log(`  dc2 (dialer)      peering "dc1" ${onDc2?.state ?? 'absent'}  id ${onDc2?.id ?? '-'}`);
     for (const [name, relay] of [
@@ -113,13 +135,16 @@ async function main(): Promise<number> {
       ['dc2', gateway2],
     ] as const) {
       const c = relay.counters;
-      console.log(`  ${name} gateway       ${c.connections} connections, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out (${relay.address})`);
+      console.log(
+        `  ${name} gateway       ${c.connections} connections, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out (${relay.address})`,
+      );
     }
     console.log(`  dead letters      ${await pipeline.deadLetters.count()}`);
     console.log(`  total time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const through = gateway1.counters.bytesIn > 0 && gateway2.counters.bytesIn > 0;
     const active = onDc1?.state === 'ACTIVE' && onDc2?.state === 'ACTIVE';
-    if (active && through) console.log('\nboth sides ACTIVE, and the peering traffic went through both mesh gateways');
+    if (active && through)
+      console.log('\nboth sides ACTIVE, and the peering traffic went through both mesh gateways');
     return active && through ? 0 : 1;
   } finally {
     await pipeline.stop();

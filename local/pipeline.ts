@@ -21,7 +21,8 @@ import type { Queue } from '#commons/ports/queue';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
-import { ensureSqsQueue, pollSqs, type SqsBatchHandler } from './sqs-event-source';
+import type { SqsBatchHandler } from '#commons/local/in-process-queue';
+import { ensureSqsQueue, pollSqs } from './sqs-event-source';
 
 type Outcome = Extract<PipelineEvent, { type: 'peering.established' | 'peering.failed' }>;
 type Stage = 'onboard' | 'accept' | 'dial' | 'outcomes';
@@ -74,7 +75,9 @@ export class LocalPipeline {
     };
   }
 
-  static inProcess(options: LocalPipelineOptions & { secretsFile?: string; visibilityTimeoutSeconds?: number }) {
+  static inProcess(
+    options: LocalPipelineOptions & { secretsFile?: string; visibilityTimeoutSeconds?: number },
+  ) {
     const deadLetters = new InProcessQueue({ name: 'dead-letters' });
     const queue = (name: string): ConsumableQueue => {
       const q = new InProcessQueue({
@@ -83,17 +86,25 @@ export class LocalPipeline {
         deadLetter: { target: deadLetters, maxReceiveCount: 5 },
       });
       return Object.assign(q, {
-        consume: (handler: SqsBatchHandler, signal: AbortSignal) => q.poll(handler, { signal, waitMs: 1_000 }),
+        consume: (handler: SqsBatchHandler, signal: AbortSignal) =>
+          q.poll(handler, { signal, waitMs: 1_000 }),
       });
     };
     const dlq = Object.assign(deadLetters, {
       consume: (handler: SqsBatchHandler, signal: AbortSignal) => deadLetters.poll(handler, { signal }),
       count: () => Promise.resolve(deadLetters.stats().visible + deadLetters.stats().inFlight),
     });
-    const secrets = new FileSecretStore(options.secretsFile === undefined ? {} : { path: options.secretsFile });
+    const secrets = new FileSecretStore(
+      options.secretsFile === undefined ? {} : { path: options.secretsFile },
+    );
     return new LocalPipeline(
       secrets,
-      { onboard: queue('onboard'), accept: queue('accept'), dial: queue('dial'), outcomes: queue('outcomes') },
+      {
+        onboard: queue('onboard'),
+        accept: queue('accept'),
+        dial: queue('dial'),
+        outcomes: queue('outcomes'),
+      },
       dlq,
       options,
     );
@@ -108,7 +119,9 @@ export class LocalPipeline {
   ): Promise<LocalPipeline> {
     const sqs = new SQSClient(options.client ?? {});
     const visibility = options.visibilityTimeoutSeconds ?? 30;
-    const dlqUrl = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-dead-letters`, { visibilityTimeoutSeconds: visibility });
+    const dlqUrl = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-dead-letters`, {
+      visibilityTimeoutSeconds: visibility,
+    });
     const queue = async (stage: Stage): Promise<ConsumableQueue> => {
       const url = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-${stage}`, {
         visibilityTimeoutSeconds: visibility,
@@ -182,13 +195,22 @@ export class LocalPipeline {
       sendBatch: (messages) => this.deadLetters.sendBatch(messages),
     };
     this.#running = Promise.all([
-      this.queues.onboard.consume(asLambda('onboard-cluster', createOnboardClusterHandler(context, deadLetters, logger)), signal),
-      this.queues.accept.consume(asLambda('accept-peering', createAcceptPeeringHandler(context, deadLetters, logger)), signal),
-      this.queues.dial.consume(asLambda('dial-peering', createDialPeeringHandler(context, deadLetters, logger)), signal),
-      this.queues.outcomes.consume(async (event) => {
+      this.queues.onboard.consume(
+        asLambda('onboard-cluster', createOnboardClusterHandler(context, deadLetters, logger)),
+        signal,
+      ),
+      this.queues.accept.consume(
+        asLambda('accept-peering', createAcceptPeeringHandler(context, deadLetters, logger)),
+        signal,
+      ),
+      this.queues.dial.consume(
+        asLambda('dial-peering', createDialPeeringHandler(context, deadLetters, logger)),
+        signal,
+      ),
+      this.queues.outcomes.consume((event) => {
         for (const record of event.Records) this.#outcomes.push(JSON.parse(record.body) as Outcome);
         for (const wake of this.#waiters) wake();
-        return { batchItemFailures: [] };
+        return Promise.resolve({ batchItemFailures: [] });
       }, signal),
     ]);
   }
@@ -247,8 +269,8 @@ function asLambda(
   functionName: string,
   handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>,
 ): SqsBatchHandler {
-  return (event) =>
-    handler(event, {
+  return (event) => {
+    const local: Omit<Context, 'done' | 'fail' | 'succeed'> = {
       callbackWaitsForEmptyEventLoop: false,
       functionName,
       functionVersion: '$LATEST',
@@ -258,10 +280,10 @@ function asLambda(
       logGroupName: `/local/${functionName}`,
       logStreamName: 'local',
       getRemainingTimeInMillis: () => 60_000,
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    });
+    };
+    // The deprecated callback members are never called by promise handlers.
+    return handler(event, local as Context);
+  };
 }
 
 function sqsConsumable(sqs: SQSClient, queueUrl: string): ConsumableQueue {

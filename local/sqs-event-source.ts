@@ -5,9 +5,8 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-
-export type SqsBatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+import type { SQSRecord } from 'aws-lambda';
+import type { SqsBatchHandler } from '#commons/local/in-process-queue';
 
 /**
  * What Lambda's SQS event source mapping does, for running the handlers against real SQS from a
@@ -34,7 +33,7 @@ export async function pollSqs(
         { abortSignal: signal },
       );
     } catch (error) {
-      if (signal.aborted) return;
+      if (error instanceof Error && error.name === 'AbortError') return;
       throw error;
     }
     const messages = received.Messages ?? [];
@@ -52,7 +51,12 @@ export async function pollSqs(
       messageAttributes: Object.fromEntries(
         Object.entries(m.MessageAttributes ?? {}).map(([name, value]) => [
           name,
-          { stringValue: value.StringValue, stringListValues: [], binaryListValues: [], dataType: value.DataType ?? 'String' },
+          {
+            stringValue: value.StringValue,
+            stringListValues: [],
+            binaryListValues: [],
+            dataType: value.DataType ?? 'String',
+          },
         ]),
       ),
       md5OfBody: m.MD5OfBody ?? '',

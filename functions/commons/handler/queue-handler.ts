@@ -37,13 +37,22 @@ export function createQueueHandler<T extends PipelineEventType>(options: QueueHa
       const reason = error instanceof AutomationError ? error.reason : 'unexpected';
       const message = error instanceof Error ? error.message : String(error);
       if (isRetryable(error)) {
-        logger.warn('will be retried', { reason, error: message, receiveCount: record.attributes.ApproximateReceiveCount });
+        logger.warn('will be retried', {
+          reason,
+          error: message,
+          receiveCount: record.attributes.ApproximateReceiveCount,
+        });
         throw error;
       }
       logger.error('permanent failure: moved to the dead-letter queue', { reason, error: message });
       await deadLetters.send({
         body: record.body,
-        attributes: { reason, error: message.slice(0, 1000), sourceMessageId: record.messageId, correlationId },
+        attributes: {
+          reason,
+          error: message.slice(0, 1000),
+          sourceMessageId: record.messageId,
+          correlationId,
+        },
       });
     } finally {
       logger.removeKeys(['correlationId', 'messageId', 'eventId']);

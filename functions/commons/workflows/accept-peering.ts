@@ -4,7 +4,14 @@ import { ConsulPeeringConflictError } from '../consul/errors';
 import type { Peering } from '../consul/types';
 import { NotReadyError, PermanentError } from '../errors';
 import { createEvent, type EventOf } from '../events';
-import { MANAGED_BY_KEY, MANAGED_BY_VALUE, peeringTokenSecretName, TAG_ACCEPTOR, TAG_DIALER, TAG_KIND } from '../naming';
+import {
+  MANAGED_BY_KEY,
+  MANAGED_BY_VALUE,
+  peeringTokenSecretName,
+  TAG_ACCEPTOR,
+  TAG_DIALER,
+  TAG_KIND,
+} from '../naming';
 import type { ConsulApi } from '../ports/consul-api';
 import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
@@ -80,8 +87,7 @@ export async function acceptPeering(
 }
 
 type Decision =
-  | { kind: 'reuse'; versionId: string; peeringId: string; why: string }
-  | { kind: 'generate'; why: string };
+  { kind: 'reuse'; versionId: string; peeringId: string; why: string } | { kind: 'generate'; why: string };
 
 async function decide(
   peering: Peering | undefined,
@@ -104,10 +110,19 @@ async function decide(
   if (peering.state === 'TERMINATED') return { kind: 'generate', why: 'the dialer deleted its side' };
 
   const stored = await context.secrets.get(secretName);
-  const token = stored === undefined ? undefined : z.safeParse(PeeringTokenSecretSchema, parseJsonOrUndefined(stored.value));
+  const token =
+    stored === undefined
+      ? undefined
+      : z.safeParse(PeeringTokenSecretSchema, parseJsonOrUndefined(stored.value));
   if (stored === undefined || token?.success !== true) return { kind: 'generate', why: 'no stored token' };
-  if (token.data.peeringId !== peering.id) return { kind: 'generate', why: 'stored token is for an older peering' };
-  return { kind: 'reuse', versionId: stored.versionId, peeringId: peering.id, why: `peering is ${peering.state}` };
+  if (token.data.peeringId !== peering.id)
+    return { kind: 'generate', why: 'stored token is for an older peering' };
+  return {
+    kind: 'reuse',
+    versionId: stored.versionId,
+    peeringId: peering.id,
+    why: `peering is ${peering.state}`,
+  };
 }
 
 async function generateAndStore(
@@ -121,7 +136,9 @@ async function generateAndStore(
   if (existing?.state === 'TERMINATED') {
     // Consul keeps a TERMINATED record until an operator deletes it; a new token needs a fresh record.
     await consul.deletePeering(dialer.name);
-    throw new NotReadyError(`deleted the TERMINATED peering "${dialer.name}" on ${acceptor.name}; retrying once it is gone`);
+    throw new NotReadyError(
+      `deleted the TERMINATED peering "${dialer.name}" on ${acceptor.name}; retrying once it is gone`,
+    );
   }
   let peeringToken: string;
   try {
@@ -131,9 +148,13 @@ async function generateAndStore(
     });
   } catch (error) {
     if (error instanceof ConsulPeeringConflictError && !error.retryable) {
-      throw new PermanentError(`${acceptor.name} cannot accept a peering named "${dialer.name}": ${error.message}`, 'name-conflict', {
-        cause: error,
-      });
+      throw new PermanentError(
+        `${acceptor.name} cannot accept a peering named "${dialer.name}": ${error.message}`,
+        'name-conflict',
+        {
+          cause: error,
+        },
+      );
     }
     throw error;
   }
@@ -149,9 +170,13 @@ async function generateAndStore(
 /** A peering token is base64 of JSON whose `PeerID` is the acceptor's peering ID (Consul `structs.PeeringToken`). */
 export function peeringIdOfToken(peeringToken: string): string {
   const decoded = parseJsonOrUndefined(Buffer.from(peeringToken, 'base64').toString('utf8'));
-  const peerId = typeof decoded === 'object' && decoded !== null ? (decoded as { PeerID?: unknown }).PeerID : undefined;
+  const peerId =
+    typeof decoded === 'object' && decoded !== null ? (decoded as { PeerID?: unknown }).PeerID : undefined;
   if (typeof peerId !== 'string' || peerId === '') {
-    throw new PermanentError('Consul returned a peering token without a PeerID; is this Consul 1.14 or newer?', 'unexpected-token');
+    throw new PermanentError(
+      'Consul returned a peering token without a PeerID; is this Consul 1.14 or newer?',
+      'unexpected-token',
+    );
   }
   return peerId;
 }

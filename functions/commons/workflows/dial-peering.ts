@@ -33,7 +33,10 @@ export async function dialPeering(
   const { acceptor, dialer, tokenSecret } = event.data;
   const expectedSecret = peeringTokenSecretName(context.settings.secretPrefix, acceptor.name, dialer.name);
   if (tokenSecret !== expectedSecret) {
-    throw new ValidationError(`tokenSecret must be "${expectedSecret}" (the secret naming scheme)`, 'data.tokenSecret');
+    throw new ValidationError(
+      `tokenSecret must be "${expectedSecret}" (the secret naming scheme)`,
+      'data.tokenSecret',
+    );
   }
   const dialerApi = await context.clusters.connect(dialer);
   const acceptorApi = await context.clusters.connect(acceptor);
@@ -42,13 +45,19 @@ export async function dialPeering(
     await requireMeshThroughGateways(dialerApi, dialer.name);
     await requirePassingGateway(dialerApi, dialer.name, DEFAULT_GATEWAY_SERVICE);
   } catch (error) {
-    if (error instanceof GatewayPreconditionError) return recheckOrFail(event, context, `dialer-${error.kind}`, error.message);
+    if (error instanceof GatewayPreconditionError)
+      return recheckOrFail(event, context, `dialer-${error.kind}`, error.message);
     throw error;
   }
 
   const local = await dialerApi.readPeering(acceptor.name);
   if (local?.state === 'DELETING') {
-    return recheckOrFail(event, context, 'peering-deleting', `the peering "${acceptor.name}" on ${dialer.name} is being deleted`);
+    return recheckOrFail(
+      event,
+      context,
+      'peering-deleting',
+      `the peering "${acceptor.name}" on ${dialer.name} is being deleted`,
+    );
   }
   if (local !== undefined && local.peerServerAddresses.length === 0 && local.state !== 'TERMINATED') {
     return fail(
@@ -70,7 +79,9 @@ export async function dialPeering(
 
 /** ESTABLISHING and ACTIVE are left alone: a live or starting stream must not be re-dialed. */
 function needsEstablish(local: Peering | undefined): boolean {
-  return local === undefined || ['PENDING', 'TERMINATED', 'FAILING', 'UNDEFINED', 'UNKNOWN'].includes(local.state);
+  return (
+    local === undefined || ['PENDING', 'TERMINATED', 'FAILING', 'UNDEFINED', 'UNKNOWN'].includes(local.state)
+  );
 }
 
 async function establish(
@@ -81,16 +92,29 @@ async function establish(
   const { acceptor, dialer, tokenSecret, tokenVersion } = event.data;
   const current = await context.secrets.get(tokenSecret);
   if (current === undefined) {
-    return fail(event, context, 'token-missing', `the peering token secret "${tokenSecret}" is gone; request the peering again`);
+    return fail(
+      event,
+      context,
+      'token-missing',
+      `the peering token secret "${tokenSecret}" is gone; request the peering again`,
+    );
   }
   if (current.versionId !== tokenVersion) {
     // A newer token exists (a regeneration); the acceptor-ready event that carries it does the dialing.
-    context.log.info('superseded token version; nothing to do', { acceptor: acceptor.name, dialer: dialer.name });
+    context.log.info('superseded token version; nothing to do', {
+      acceptor: acceptor.name,
+      dialer: dialer.name,
+    });
     return 'superseded';
   }
   const parsed = z.safeParse(PeeringTokenSecretSchema, parseJsonOrUndefined(current.value));
   if (!parsed.success) {
-    return fail(event, context, 'token-invalid', `the peering token secret "${tokenSecret}" is not in the expected format`);
+    return fail(
+      event,
+      context,
+      'token-invalid',
+      `the peering token secret "${tokenSecret}" is not in the expected format`,
+    );
   }
   try {
     await dialerApi.establishPeering({
@@ -131,7 +155,13 @@ async function confirmActive(
       await context.events.publish(
         createEvent(
           'peering.established',
-          { acceptor, dialer, peeringId, acceptorState: acceptorPeering.state, dialerState: dialerPeering.state },
+          {
+            acceptor,
+            dialer,
+            peeringId,
+            acceptorState: acceptorPeering.state,
+            dialerState: dialerPeering.state,
+          },
           { correlationId: event.correlationId },
         ),
       );
@@ -140,7 +170,12 @@ async function confirmActive(
     }
     const states = `acceptor ${acceptorPeering?.state ?? 'absent'}, dialer ${dialerPeering?.state ?? 'absent'}`;
     if (context.clock.now().getTime() + context.settings.pollIntervalMs > deadline) {
-      return recheckOrFail(event, context, 'activation-timeout', `the peering did not become ACTIVE on both sides (${states})`);
+      return recheckOrFail(
+        event,
+        context,
+        'activation-timeout',
+        `the peering did not become ACTIVE on both sides (${states})`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, context.settings.pollIntervalMs));
     dialerPeering = undefined;
@@ -154,7 +189,12 @@ async function requestRegeneration(
 ): Promise<DialOutcome> {
   const { acceptor, dialer, regenerations } = event.data;
   if (regenerations >= context.settings.maxRegenerations) {
-    return fail(event, context, 'token-rejected', `the acceptor rejected ${regenerations + 1} peering tokens; last: ${why}`);
+    return fail(
+      event,
+      context,
+      'token-rejected',
+      `the acceptor rejected ${regenerations + 1} peering tokens; last: ${why}`,
+    );
   }
   await context.events.publish(
     createEvent(
@@ -163,7 +203,11 @@ async function requestRegeneration(
       { correlationId: event.correlationId },
     ),
   );
-  context.log.warn('peering token rejected; asked the acceptor for a new one', { acceptor: acceptor.name, dialer: dialer.name, why });
+  context.log.warn('peering token rejected; asked the acceptor for a new one', {
+    acceptor: acceptor.name,
+    dialer: dialer.name,
+    why,
+  });
   return 'regenerating';
 }
 
@@ -181,7 +225,12 @@ async function recheckOrFail(
     createEvent('peering.acceptor-ready', { ...event.data, attempt }, { correlationId: event.correlationId }),
     { delaySeconds: context.settings.recheckDelaySeconds },
   );
-  context.log.info('will check again', { reason, detail: message, attempt, delaySeconds: context.settings.recheckDelaySeconds });
+  context.log.info('will check again', {
+    reason,
+    detail: message,
+    attempt,
+    delaySeconds: context.settings.recheckDelaySeconds,
+  });
   return { outcome: 'pending' };
 }
 
@@ -194,7 +243,12 @@ async function fail(
 ): Promise<never> {
   const { acceptor, dialer } = event.data;
   await context.events.publish(
-    createEvent('peering.failed', { acceptor, dialer, reason, message }, { correlationId: event.correlationId }),
+    // The event's message is bounded (2000 chars); Consul's error texts can be long.
+    createEvent(
+      'peering.failed',
+      { acceptor, dialer, reason, message: message.slice(0, 2000) },
+      { correlationId: event.correlationId },
+    ),
   );
   throw new PermanentError(message, reason);
 }
