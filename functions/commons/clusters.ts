@@ -67,7 +67,10 @@ export function parseConnection(cluster: string, value: string): ClusterConnecti
   try {
     json = JSON.parse(value);
   } catch {
-    throw new ValidationError(`the connection secret of cluster "${cluster}" is not JSON`, 'connectionSecret');
+    throw new ValidationError(
+      `the connection secret of cluster "${cluster}" is not JSON`,
+      'connectionSecret',
+    );
   }
   const result = z.safeParse(ClusterConnectionSchema, json);
   if (!result.success) {

@@ -11,7 +11,8 @@ export class QueueEventPublisher implements EventPublisher {
 
   async publish(event: PipelineEvent, options: { delaySeconds?: number } = {}): Promise<void> {
     const queue = this.routes[event.type];
-    if (queue === undefined) throw new PermanentError(`no queue is configured for ${event.type} events`, 'misconfigured');
+    if (queue === undefined)
+      throw new PermanentError(`no queue is configured for ${event.type} events`, 'misconfigured');
     await queue.send({
       body: JSON.stringify(event),
       attributes: { eventType: event.type, correlationId: event.correlationId },

@@ -84,7 +84,8 @@ beforeAll(async () => {
     },
     logger: createLogger('integration'),
     onEvent: (event: PipelineEvent) => published.push(JSON.stringify(event)),
-    wrapConsul: (address, api) => counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api),
+    wrapConsul: (address, api) =>
+      counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api),
   });
   for (const cluster of clusters) {
     await pipeline.secrets.put(
@@ -125,7 +126,12 @@ test('malformed events reach the DLQ with a specific reason and cause zero write
   await send('{"type":"cluster.registered"'); // not JSON
   await send(JSON.stringify({ ...valid, data: {} })); // missing field
   await send(JSON.stringify({ ...valid, data: { cluster: { name: 42, connectionSecret: 'x' } } })); // wrong type
-  await send(JSON.stringify({ ...valid, data: { cluster: { name: 'nowhere', connectionSecret: clusterSecretName(PREFIX, 'nowhere') } } })); // unknown cluster
+  await send(
+    JSON.stringify({
+      ...valid,
+      data: { cluster: { name: 'nowhere', connectionSecret: clusterSecretName(PREFIX, 'nowhere') } },
+    }),
+  ); // unknown cluster
   await send(JSON.stringify({ ...valid, data: { cluster: ref(dc1), padding: 'x'.repeat(20_000) } })); // oversized
   const reasons = await pollUntil('five dead letters', async () => {
     const letters = await pipeline.deadLetterReasons();
@@ -139,9 +145,23 @@ test('malformed events reach the DLQ with a specific reason and cause zero write
 test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both sides, through both gateways', async () => {
   const correlationId = 'chain';
   const hostPort = (relay: TcpGatewayRelay) => ({ address: '127.0.0.1', port: relay.port });
-  await pipeline.publish(createEvent('cluster.registered', { cluster: ref(dc1), gateway: { lan: hostPort(gateway1), wan: hostPort(gateway1) } }, { correlationId }));
-  await pipeline.publish(createEvent('cluster.registered', { cluster: ref(dc2), gateway: { lan: hostPort(gateway2), wan: hostPort(gateway2) } }, { correlationId }));
-  await pipeline.publish(createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc2) }, { correlationId }));
+  await pipeline.publish(
+    createEvent(
+      'cluster.registered',
+      { cluster: ref(dc1), gateway: { lan: hostPort(gateway1), wan: hostPort(gateway1) } },
+      { correlationId },
+    ),
+  );
+  await pipeline.publish(
+    createEvent(
+      'cluster.registered',
+      { cluster: ref(dc2), gateway: { lan: hostPort(gateway2), wan: hostPort(gateway2) } },
+      { correlationId },
+    ),
+  );
+  await pipeline.publish(
+    createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc2) }, { correlationId }),
+  );
   const outcome = await pipeline.waitForOutcome(correlationId, 90_000);
   expect(outcome.type).toBe('peering.established');
 
@@ -154,7 +174,10 @@ test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both side
   expect(gateway2.counters.bytesIn).toBeGreaterThan(0);
 
   // The ordering rule, proven from Consul's own records: Raft indexes are a total order per cluster.
-  const [mesh1, mesh2] = [await c1.readConfigEntryRaw('mesh', 'mesh'), await c2.readConfigEntryRaw('mesh', 'mesh')];
+  const [mesh1, mesh2] = [
+    await c1.readConfigEntryRaw('mesh', 'mesh'),
+    await c2.readConfigEntryRaw('mesh', 'mesh'),
+  ];
   expect(mesh1?.modifyIndex).toBeLessThan(onDc1?.createIndex ?? 0); // acceptor: flag before token
   expect(mesh2?.modifyIndex).toBeLessThan(onDc2?.createIndex ?? 0); // dialer: flag before establish
 
@@ -170,7 +193,8 @@ test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both side
 test('no token appears in any queue message or log line', async () => {
   const secrets: string[] = clusters.map((c) => c.managementToken);
   const peeringSecret = await pipeline.secrets.get(peeringTokenSecretName(PREFIX, 'dc1', 'dc2'));
-  const peeringToken = (JSON.parse(peeringSecret?.value ?? '{}') as { peeringToken?: string }).peeringToken ?? '';
+  const peeringToken =
+    (JSON.parse(peeringSecret?.value ?? '{}') as { peeringToken?: string }).peeringToken ?? '';
   expect(peeringToken.length).toBeGreaterThan(100);
   secrets.push(peeringToken);
   for (const dc of ['dc1', 'dc2']) {
@@ -189,7 +213,9 @@ test('no token appears in any queue message or log line', async () => {
 test('every event delivered 3 times, out of order, leaves the same end state and writes nothing', async () => {
   const versions = async () => {
     const sm = new SecretsManagerClient(moto.clientConfig);
-    const listed = await sm.send(new ListSecretVersionIdsCommand({ SecretId: peeringTokenSecretName(PREFIX, 'dc1', 'dc2') }));
+    const listed = await sm.send(
+      new ListSecretVersionIdsCommand({ SecretId: peeringTokenSecretName(PREFIX, 'dc1', 'dc2') }),
+    );
     return (listed.Versions ?? []).length;
   };
   const versionsBefore = await versions();
@@ -204,7 +230,8 @@ test('every event delivered 3 times, out of order, leaves the same end state and
     if (replay.type === 'peering.requested') correlationIds.push(replay.correlationId);
     await pipeline.publish(replay);
   }
-  for (const id of correlationIds) expect((await pipeline.waitForOutcome(id, 60_000)).type).toBe('peering.established');
+  for (const id of correlationIds)
+    expect((await pipeline.waitForOutcome(id, 60_000)).type).toBe('peering.established');
 
   expect(writesSince(mark)).toEqual([]);
   expect(await versions()).toBe(versionsBefore);
@@ -237,12 +264,23 @@ test('the gateway token can do what a gateway needs and nothing more', async () 
   expect(await call('GET', '/v1/peerings')).toBe(200);
   expect(await call('GET', '/v1/catalog/services')).toBe(200);
   expect(await call('GET', '/v1/health/service/mesh-gateway')).toBe(200);
-  const own = { Kind: 'mesh-gateway', ID: 'mesh-gateway', Name: 'mesh-gateway', Port: gateway1.port, Address: '127.0.0.1',
-    TaggedAddresses: { lan: { Address: '127.0.0.1', Port: gateway1.port }, wan: { Address: '127.0.0.1', Port: gateway1.port } },
-    Check: { Name: 'mesh-gateway listening', TCP: `127.0.0.1:${gateway1.port}`, Interval: '1s' } };
+  const own = {
+    Kind: 'mesh-gateway',
+    ID: 'mesh-gateway',
+    Name: 'mesh-gateway',
+    Port: gateway1.port,
+    Address: '127.0.0.1',
+    TaggedAddresses: {
+      lan: { Address: '127.0.0.1', Port: gateway1.port },
+      wan: { Address: '127.0.0.1', Port: gateway1.port },
+    },
+    Check: { Name: 'mesh-gateway listening', TCP: `127.0.0.1:${gateway1.port}`, Interval: '1s' },
+  };
   expect(await call('PUT', '/v1/agent/service/register', own)).toBe(200);
   expect(await call('PUT', '/v1/agent/service/register', { Name: 'web', Port: 80 })).toBe(403);
-  expect(await call('PUT', '/v1/config', { Kind: 'service-defaults', Name: 'web', Protocol: 'http' })).toBe(403);
+  expect(await call('PUT', '/v1/config', { Kind: 'service-defaults', Name: 'web', Protocol: 'http' })).toBe(
+    403,
+  );
   // Not asserted: `mesh = "write"`, which Consul's docs prescribe for gateway tokens (leaf certificates
   // for peering), also lets the token write mesh-wide entries such as proxy-defaults (seen on 1.14.11).
   expect(await call('PUT', '/v1/acl/policy', { Name: 'escalate', Rules: 'acl = "write"' })).toBe(403);
@@ -252,7 +290,9 @@ test('the gateway token can do what a gateway needs and nothing more', async () 
 test('a dialer without a mesh gateway fails with a clear precondition error instead of dialing direct', async () => {
   const correlationId = 'no-gateway';
   await pipeline.publish(createEvent('cluster.registered', { cluster: ref(dc3) }, { correlationId }));
-  await pipeline.publish(createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc3) }, { correlationId }));
+  await pipeline.publish(
+    createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc3) }, { correlationId }),
+  );
   const outcome = await pipeline.waitForOutcome(correlationId, 90_000);
   expect(outcome).toMatchObject({ type: 'peering.failed', data: { reason: 'dialer-gateway-missing' } });
   expect(outcome.type === 'peering.failed' && outcome.data.message).toMatch(/dc3.*no mesh gateway/);

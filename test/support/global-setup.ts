@@ -13,7 +13,9 @@ export default function globalSetup(): void {
         stdio: ['ignore', 'pipe', 'inherit'], // the build's progress goes straight to the terminal
       }).trim();
     } catch {
-      throw new Error('integration tests need a real Consul binary and `npm run consul:path` could not provide one (see above)');
+      throw new Error(
+        'integration tests need a real Consul binary and `npm run consul:path` could not provide one (see above)',
+      );
     }
   }
   try {

@@ -97,7 +97,11 @@ acl {
 `;
     const configFile = join(dataDir, 'agent.hcl');
     await writeFile(configFile, config, { mode: 0o600 });
-    const agent = new OwnedProcess(`consul ${datacenter}`, binary, ['agent', '-dev', `-config-file=${configFile}`]);
+    const agent = new OwnedProcess(`consul ${datacenter}`, binary, [
+      'agent',
+      '-dev',
+      `-config-file=${configFile}`,
+    ]);
     return new LocalConsulCluster(datacenter, ports, managementToken, agent, dataDir);
   }
 
@@ -106,7 +110,8 @@ acl {
     await pollUntil(
       `Consul ${this.datacenter} to elect a leader and initialise its CA`,
       async () => {
-        if (!this.process.running) throw new Error(`consul agent exited early (code ${String(await this.process.exited())})`);
+        if (!this.process.running)
+          throw new Error(`consul agent exited early (code ${String(await this.process.exited())})`);
         const leader = await this.getJson('/v1/status/leader');
         if (typeof leader !== 'string' || leader === '') return undefined;
         const roots = (await this.getJson('/v1/connect/ca/roots')) as { Roots?: unknown[] } | undefined;

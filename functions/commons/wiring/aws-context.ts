@@ -24,7 +24,11 @@ export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = proc
   const outcomes = queue('OUTCOME_QUEUE_URL');
   const context: WorkflowContext = {
     secrets,
-    clusters: new SecretBackedClusterDirectory(secrets, (connection) => new ConsulClient(connection), settings.secretPrefix),
+    clusters: new SecretBackedClusterDirectory(
+      secrets,
+      (connection) => new ConsulClient(connection),
+      settings.secretPrefix,
+    ),
     events: new QueueEventPublisher({
       'cluster.registered': queue('ONBOARD_QUEUE_URL'),
       'peering.requested': queue('ACCEPT_QUEUE_URL'),

@@ -19,12 +19,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new ValidationError(`${name} must be a non-negative integer`, name);
+  if (!Number.isInteger(value) || value < 0)
+    throw new ValidationError(`${name} must be a non-negative integer`, name);
   return value;
 }
 
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name];
-  if (value === undefined || value === '') throw new ValidationError(`environment variable ${name} is not set`, name);
+  if (value === undefined || value === '')
+    throw new ValidationError(`environment variable ${name} is not set`, name);
   return value;
 }
