@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
-import type { ClusterRef } from './events';
+import { MeshGatewaySchema, type ClusterRef } from './events';
 import { clusterSecretName } from './naming';
 import type { ConsulApi } from './ports/consul-api';
 import type { SecretStore } from './ports/secret-store';
@@ -15,6 +15,8 @@ export const ClusterConnectionSchema = z.strictObject({
   token: z.string().check(z.minLength(1)),
   /** Enterprise admin partition; omit on Consul CE. */
   partition: z.optional(z.string().check(z.minLength(1))),
+  /** The mesh gateway's addresses, when the automation registers it: drift remediation re-registers from here. */
+  gateway: z.optional(MeshGatewaySchema),
 });
 export type ClusterConnection = z.infer<typeof ClusterConnectionSchema>;
 
@@ -77,7 +79,7 @@ export function parseConnection(cluster: string, value: string): ClusterConnecti
     const issue = result.error.issues[0];
     const field = issue?.path.join('.') ?? '';
     throw new ValidationError(
-      `the connection secret of cluster "${cluster}" is invalid at "${field}": expected {address: "http(s)://host:port", token, caCert?, partition?}`,
+      `the connection secret of cluster "${cluster}" is invalid at "${field}": expected {address: "http(s)://host:port", token, caCert?, partition?, gateway?}`,
       `connectionSecret.${field}`,
     );
   }

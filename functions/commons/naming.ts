@@ -2,7 +2,8 @@
  * The secret naming scheme. Everything we store lives under one prefix, so IAM can be scoped to it
  * and drift scans can list it: `<prefix>/clusters/<cluster>` (connection details),
  * `<prefix>/gateway-tokens/<cluster>` (the mesh gateway's ACL token) and
- * `<prefix>/peering-tokens/<acceptor>/<dialer>` (the acceptor's current peering token).
+ * `<prefix>/peering-tokens/<acceptor>/<dialer>` (the acceptor's current peering token) and
+ * `<prefix>/peerings/<acceptor>/<dialer>` (a wanted peering: the desired state drift scans compare with).
  */
 export const DEFAULT_SECRET_PREFIX = 'consul-peering';
 
@@ -13,6 +14,10 @@ export const gatewayTokenSecretName = (prefix: string, cluster: string): string 
 
 export const peeringTokenSecretName = (prefix: string, acceptor: string, dialer: string): string =>
   `${prefix}/peering-tokens/${acceptor}/${dialer}`;
+
+/** The desired state of one peering (who accepts, who dials, what is exported): drift scans start here. */
+export const peeringRecordSecretName = (prefix: string, acceptor: string, dialer: string): string =>
+  `${prefix}/peerings/${acceptor}/${dialer}`;
 
 /** Tags on peering-token secrets, so a scan can find the pair without parsing names. */
 export const TAG_ACCEPTOR = 'consul-peering:acceptor';

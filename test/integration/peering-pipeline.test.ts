@@ -1,7 +1,12 @@
 import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConsulClient } from '#commons/consul/client';
 import { createEvent, type ClusterRef, type PipelineEvent } from '#commons/events/index';
-import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
+import {
+  clusterSecretName,
+  gatewayTokenSecretName,
+  peeringRecordSecretName,
+  peeringTokenSecretName,
+} from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
 import type { ConsulApi } from '#commons/ports/consul-api';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
@@ -160,7 +165,11 @@ test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both side
     ),
   );
   await pipeline.publish(
-    createEvent('peering.requested', { acceptor: ref(dc1), dialer: ref(dc2) }, { correlationId }),
+    createEvent(
+      'peering.requested',
+      { acceptor: ref(dc1), dialer: ref(dc2), exportServices: ['web', 'api'] },
+      { correlationId },
+    ),
   );
   const outcome = await pipeline.waitForOutcome(correlationId, 90_000);
   expect(outcome.type).toBe('peering.established');
@@ -186,6 +195,18 @@ test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both side
     TransparentProxy: { MeshDestinationsOnly: true },
     Peering: { PeerThroughMeshGateways: true },
     Meta: { team: 'platform', 'managed-by': 'consul-peering-automation' },
+  });
+  // The requested exports, and the wanted peering recorded as desired state for drift scans.
+  const exports = await c1.readConfigEntryRaw('exported-services', 'default');
+  expect(exports?.entry.Services).toEqual([
+    { Name: 'api', Consumers: [{ Peer: 'dc2' }] },
+    { Name: 'web', Consumers: [{ Peer: 'dc2' }] },
+  ]);
+  const record = await pipeline.secrets.get(peeringRecordSecretName(PREFIX, 'dc1', 'dc2'));
+  expect(JSON.parse(record?.value ?? '{}')).toEqual({
+    acceptor: 'dc1',
+    dialer: 'dc2',
+    exportServices: ['api', 'web'],
   });
   await Promise.all([c1.close(), c2.close()]);
 });

@@ -16,7 +16,9 @@ import type { ConsulApi } from '../ports/consul-api';
 import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
 import { peersThroughMeshGateways } from './mesh-entry-merge';
+import { ensureExportedServices } from './ensure-exported-services';
 import { DEFAULT_GATEWAY_SERVICE } from './onboard-cluster';
+import { ensurePeeringRecord } from './peering-record';
 
 /** The value of a peering-token secret. The token is single-use; `peeringId` ties it to one peering. */
 export const PeeringTokenSecretSchema = z.strictObject({
@@ -24,6 +26,8 @@ export const PeeringTokenSecretSchema = z.strictObject({
   peeringId: z.string(),
   acceptor: z.string(),
   dialer: z.string(),
+  /** ISO time; a token still unused long after this is drift (PENDING too long). */
+  generatedAt: z.optional(z.string()),
 });
 export type PeeringTokenSecret = z.infer<typeof PeeringTokenSecretSchema>;
 
@@ -43,6 +47,11 @@ export async function acceptPeering(
   const { acceptor, dialer } = event.data;
   const consul = await context.clusters.connect(acceptor);
   await context.clusters.connect(dialer); // an unknown dialer is bad input: refuse before writing anything
+  const wanted = await ensurePeeringRecord(context.secrets, context.settings.secretPrefix, {
+    acceptor: acceptor.name,
+    dialer: dialer.name,
+    exportServices: event.data.exportServices,
+  });
 
   await requireMeshThroughGateways(consul, acceptor.name);
   await requirePassingGateway(consul, acceptor.name, DEFAULT_GATEWAY_SERVICE);
@@ -61,6 +70,9 @@ export async function acceptPeering(
     tokenVersion = generated.versionId;
     peeringId = generated.peeringId;
   }
+
+  // Exports need the acceptor's peering record, which exists from the token on.
+  await ensureExportedServices(consul, dialer.name, wanted.exportServices);
 
   await context.events.publish(
     createEvent(
@@ -159,7 +171,13 @@ async function generateAndStore(
     throw error;
   }
   const peeringId = peeringIdOfToken(peeringToken);
-  const value: PeeringTokenSecret = { peeringToken, peeringId, acceptor: acceptor.name, dialer: dialer.name };
+  const value: PeeringTokenSecret = {
+    peeringToken,
+    peeringId,
+    acceptor: acceptor.name,
+    dialer: dialer.name,
+    generatedAt: context.clock.now().toISOString(),
+  };
   const { versionId } = await context.secrets.put(secretName, JSON.stringify(value), {
     description: `Peering token from ${acceptor.name} (acceptor) for ${dialer.name} (dialer)`,
     tags: { [TAG_KIND]: 'peering-token', [TAG_ACCEPTOR]: acceptor.name, [TAG_DIALER]: dialer.name },

@@ -69,7 +69,7 @@ export async function dialPeering(
   }
 
   let dialerPeering: Peering | undefined = local;
-  if (needsEstablish(local)) {
+  if (needsEstablish(local, event.data.tokenVersion)) {
     const established = await establish(dialerApi, event, context);
     if (established !== 'ok') return { outcome: established };
     dialerPeering = undefined; // read it fresh below
