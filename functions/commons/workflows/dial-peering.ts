@@ -77,11 +77,15 @@ export async function dialPeering(
   return confirmActive(event, context, acceptorApi, dialerApi, dialerPeering);
 }
 
-/** ESTABLISHING and ACTIVE are left alone: a live or starting stream must not be re-dialed. */
-function needsEstablish(local: Peering | undefined): boolean {
-  return (
-    local === undefined || ['PENDING', 'TERMINATED', 'FAILING', 'UNDEFINED', 'UNKNOWN'].includes(local.state)
-  );
+/**
+ * A live or starting peering is left alone unless it was established with another token version: the
+ * acceptor regenerated (peerctl regenerate, or a rejected token). Consul then re-establishes in place
+ * (same peering, stream kept), and a stale event finds its version superseded and does nothing.
+ */
+function needsEstablish(local: Peering | undefined, tokenVersion: string): boolean {
+  if (local === undefined) return true;
+  if (['PENDING', 'TERMINATED', 'FAILING', 'UNDEFINED', 'UNKNOWN'].includes(local.state)) return true;
+  return local.meta[TOKEN_VERSION_KEY] !== tokenVersion;
 }
 
 async function establish(
