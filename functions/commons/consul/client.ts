@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent } from './undici-core';
 
 import { ValidationError } from '#commons/errors';
 

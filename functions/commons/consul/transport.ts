@@ -1,4 +1,5 @@
-import { type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { request } from './undici-core';
 
 import {
   ConsulConnectionError,
@@ -119,8 +120,10 @@ export class ConsulTransport {
     let status: number;
     let text: string;
     try {
-      const response = await request(this.#url(req), {
-        dispatcher: this.#dispatcher,
+      const url = new URL(this.#url(req));
+      const response = await request(this.#dispatcher, {
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method: req.method,
         headers: this.#headers(req.body !== undefined),
         body: req.body === undefined ? null : JSON.stringify(req.body),

@@ -1,0 +1,201 @@
+import path from 'node:path';
+import { Aws, Validations, type Duration } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { FUNCTION_BUNDLE } from './bundle-options';
+import { FUNCTION_DEFAULTS } from './defaults';
+
+/** Where the function runs when it must reach Consul inside the user's VPC. */
+export interface VpcPlacement {
+  vpc: ec2.IVpc;
+  subnets: ec2.ISubnet[];
+  securityGroups: ec2.ISecurityGroup[];
+}
+
+export interface PeeringFunctionProps {
+  /** The handler file (exports `handler`). */
+  entry: string;
+  /** The folder holding package.json and package-lock.json; esbuild resolves `#commons/*` from it. */
+  projectRoot: string;
+  description: string;
+  timeout: Duration;
+  environment?: Record<string, string>;
+  placement?: VpcPlacement;
+  logLevel?: string;
+}
+
+/**
+ * Secrets Manager actions the functions use, all of which accept a secret ARN as resource (so the
+ * grant is scoped to the prefix). CreateSecret with tags needs TagResource. DeleteSecret arrives with
+ * the drift function; ListSecrets (no resource-level permissions: it would need `*`) is unused today.
+ */
+const SECRET_ACTIONS = [
+  'secretsmanager:CreateSecret',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:TagResource',
+];
+
+/** What the Lambda service needs on the execution role to attach the function to VPC subnets. */
+const NETWORK_INTERFACE_ACTIONS = [
+  'ec2:CreateNetworkInterface',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeSubnets',
+  'ec2:DeleteNetworkInterface',
+  'ec2:AssignPrivateIpAddresses',
+  'ec2:UnassignPrivateIpAddresses',
+];
+
+/**
+ * Our Lambda defaults, carried once (in the spirit of Powertools' `FunctionWithLogGroup`): Node 22 on
+ * arm64, bundled with the local esbuild as minified ESM with the AWS SDK inside and a source map,
+ * X-Ray tracing, its own log group with retention, and its own role that starts with nothing but
+ * writing to that log group (no AWS managed policies, whose resources are `*`).
+ */
+export class PeeringFunction extends NodejsFunction {
+  readonly executionRole: iam.Role;
+
+  constructor(scope: Construct, id: string, props: PeeringFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, { retention: FUNCTION_DEFAULTS.logRetention });
+    const role = new iam.Role(scope, `${id}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${id}`,
+    });
+    logGroup.grantWrite(role);
+    const networkInterfaces =
+      props.placement && networkInterfacePolicy(scope, `${id}NetworkInterfaces`, role);
+
+    super(scope, id, {
+      entry: props.entry,
+      handler: 'handler',
+      projectRoot: props.projectRoot,
+      depsLockFilePath: path.join(props.projectRoot, 'package-lock.json'),
+      description: props.description,
+      runtime: FUNCTION_DEFAULTS.runtime,
+      architecture: FUNCTION_DEFAULTS.architecture,
+      memorySize: FUNCTION_DEFAULTS.memorySize,
+      timeout: props.timeout,
+      tracing: FUNCTION_DEFAULTS.tracing,
+      loggingFormat: FUNCTION_DEFAULTS.loggingFormat,
+      logGroup,
+      role,
+      environment: {
+        LOG_LEVEL: props.logLevel ?? FUNCTION_DEFAULTS.logLevel,
+        // Stack traces in our logs point at functions/**/*.ts, not at minified code.
+        ...(FUNCTION_BUNDLE.sourcemap && { NODE_OPTIONS: '--enable-source-maps' }),
+        ...props.environment,
+      },
+      ...(props.placement && {
+        vpc: props.placement.vpc,
+        vpcSubnets: { subnets: props.placement.subnets },
+        securityGroups: props.placement.securityGroups,
+      }),
+      bundling: {
+        target: FUNCTION_BUNDLE.target,
+        format: OutputFormat.ESM,
+        minify: FUNCTION_BUNDLE.minify,
+        mainFields: [...FUNCTION_BUNDLE.mainFields],
+        banner: FUNCTION_BUNDLE.banner,
+        bundleAwsSDK: FUNCTION_BUNDLE.bundleAwsSdk,
+        externalModules: [...FUNCTION_BUNDLE.external],
+        sourceMap: FUNCTION_BUNDLE.sourcemap,
+        sourcesContent: FUNCTION_BUNDLE.sourcesContent,
+        forceDockerBundling: false,
+        logLevel: LogLevel.WARNING,
+      },
+    });
+    this.executionRole = role;
+    // Lambda checks the role's ENI permissions when it creates the function.
+    if (networkInterfaces) this.node.addDependency(networkInterfaces);
+
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is pinned on purpose (NODEJS_LATEST now means 24): the project builds, tests and ' +
+        'bundles on Node 22 (the `node` devDependency), and moving to a new major is a tested change.',
+    });
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'X-Ray tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level ' +
+        'permissions, so AWS accepts only "*" (added by Tracing.ACTIVE; the only "*" in this role\'s policy).',
+    });
+  }
+
+  /** Read and write the pipeline's secrets: only those under `<prefix>/`. */
+  allowSecretsUnder(secretPrefix: string): void {
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PipelineSecrets',
+        actions: SECRET_ACTIONS,
+        resources: [secretArnPattern(secretPrefix)],
+      }),
+    );
+    Validations.of(this.executionRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${secretPrefix}/*]`,
+      reason:
+        'The functions create secrets whose names are only known at run time (one per cluster and per ' +
+        'peering) and Secrets Manager appends a random suffix to every ARN: the grant is scoped to the ' +
+        "pipeline's own name prefix, which is the narrowest pattern that covers them.",
+    });
+  }
+
+  /** Send to the pipeline's queues (any function may publish any event type, and to the DLQ). */
+  allowSendingTo(queues: sqs.IQueue[], key: kms.IKey): void {
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PipelineQueues',
+        actions: ['sqs:SendMessage'],
+        resources: queues.map((queue) => queue.queueArn),
+      }),
+    );
+    // What an SQS producer needs on a queue's KMS key (SQS generates and decrypts data keys for it).
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PipelineQueueKey',
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: [key.keyArn],
+      }),
+    );
+  }
+}
+
+/**
+ * `arn:<partition>:secretsmanager:<region>:<account>:secret:<prefix>/*`, with pseudo parameters even
+ * when the stack's environment is known, so the template (and the nag acknowledgement) is the same in
+ * every environment.
+ */
+export function secretArnPattern(secretPrefix: string): string {
+  return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${secretPrefix}/*`;
+}
+
+function networkInterfacePolicy(scope: Construct, id: string, role: iam.IRole): iam.Policy {
+  const policy = new iam.Policy(scope, id, {
+    roles: [role],
+    statements: [
+      new iam.PolicyStatement({
+        sid: 'LambdaVpcNetworkInterfaces',
+        actions: NETWORK_INTERFACE_ACTIONS,
+        // The Describe* actions support no resource-level permissions, and the ENIs Lambda creates do
+        // not exist (have no ARN) before it creates them: AWS's own AWSLambdaVPCAccessExecutionRole
+        // grants exactly these on "*".
+        resources: ['*'],
+      }),
+    ],
+  });
+  Validations.of(policy).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason:
+      'VPC attachment: the Lambda service uses these EC2 network-interface actions of the execution role ' +
+      'to create the function\'s ENIs; the Describe* actions accept only "*" and the ENIs have no ARN ' +
+      'before they exist (same scope as the AWS managed AWSLambdaVPCAccessExecutionRole, without its ' +
+      'log permissions).',
+  });
+  return policy;
+}

@@ -1,0 +1,265 @@
+/**
+ * How heavy each Lambda function is, as deployed: bundles every function entry with esbuild using the
+ * construct's own options (infra/constructs/bundle-options.ts: minified ESM for node22, AWS SDK inside,
+ * external source map), then measures the module init time of each bundle, the median of several
+ * `import()`s, each in a fresh Node process with the Lambda environment variables and the deployed
+ * NODE_OPTIONS (--enable-source-maps). The median without source maps is reported beside it, since
+ * that flag is the one init cost we choose in the stack rather than in the code.
+ *
+ *   npm run bundle-report               a table
+ *   npm run bundle-report -- --json     one JSON object
+ *   npm run bundle-report -- --explain  plus what weighs (esbuild metafile: packages and files by bytes)
+ *   npm run bundle-report -- --runs 11  imports per function (default 7)
+ *
+ * Budgets (per function): bundle <= 800 KiB, init <= 70 ms. Reported, never enforced: exit code 0.
+ * Run it through npm/npx so `node` is the project's Node 22 (the Lambda runtime's major).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import * as esbuild from 'esbuild';
+import {
+  FUNCTION_BUNDLE,
+  FUNCTION_NAMES,
+  functionEntry,
+  type FunctionName,
+} from '../infra/constructs/bundle-options';
+
+const BUDGET = { bytes: 800 * 1024, initMs: 70 } as const;
+const TOP = 12;
+
+interface Options {
+  json: boolean;
+  explain: boolean;
+  runs: number;
+}
+
+interface Weight {
+  name: string;
+  bytes: number;
+}
+
+interface FunctionReport {
+  name: FunctionName;
+  bytes: number;
+  gzipBytes: number;
+  /** As deployed: NODE_OPTIONS=--enable-source-maps. */
+  initMs: { median: number; min: number; max: number; runs: number[] };
+  initMsWithoutSourceMaps: { median: number; min: number; max: number; runs: number[] };
+  withinBudget: { bytes: boolean; initMs: boolean };
+  heaviest?: { packages: Weight[]; files: Weight[] };
+}
+
+const projectRoot = path.resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { json: false, explain: false, runs: 7 };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') options.json = true;
+    else if (arg === '--explain') options.explain = true;
+    else if (arg === '--runs') {
+      const runs = Number(argv[++i]);
+      if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs expects a positive integer');
+      options.runs = runs;
+    } else throw new Error(`unknown argument ${String(arg)} (expected --json, --explain, --runs <n>)`);
+  }
+  return options;
+}
+
+async function bundle(
+  name: FunctionName,
+  outdir: string,
+): Promise<{ file: string; metafile: esbuild.Metafile }> {
+  const file = path.join(outdir, name, 'index.mjs');
+  const result = await esbuild.build({
+    entryPoints: [functionEntry(projectRoot, name)],
+    absWorkingDir: projectRoot,
+    outfile: file,
+    bundle: true,
+    platform: FUNCTION_BUNDLE.platform,
+    target: FUNCTION_BUNDLE.target,
+    format: FUNCTION_BUNDLE.format,
+    minify: FUNCTION_BUNDLE.minify,
+    mainFields: [...FUNCTION_BUNDLE.mainFields],
+    banner: { js: FUNCTION_BUNDLE.banner },
+    external: [...FUNCTION_BUNDLE.external, ...(FUNCTION_BUNDLE.bundleAwsSdk ? [] : ['@aws-sdk/*'])],
+    sourcemap: FUNCTION_BUNDLE.sourcemap,
+    sourcesContent: FUNCTION_BUNDLE.sourcesContent,
+    metafile: true,
+    logLevel: 'warning',
+  });
+  return { file, metafile: result.metafile };
+}
+
+/** What the handler's module scope reads at init (aws-context.ts); values are never contacted. */
+const LAMBDA_ENV: Record<string, string> = {
+  AWS_REGION: 'eu-west-1',
+  AWS_LAMBDA_FUNCTION_NAME: 'bundle-report',
+  ONBOARD_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/onboard',
+  ACCEPT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/accept',
+  DIAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dial',
+  OUTCOME_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/outcomes',
+  DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters',
+  SECRET_PREFIX: 'consul-peering',
+  LOG_LEVEL: 'INFO',
+};
+
+const WRAPPER = `const start = process.hrtime.bigint();
+await import(process.argv[2]);
+const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+process.stdout.write(JSON.stringify(elapsed));
+`;
+
+async function measureInit(
+  file: string,
+  wrapper: string,
+  runs: number,
+  sourceMaps: boolean,
+): Promise<FunctionReport['initMs']> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { stdout } = await run(process.execPath, [wrapper, pathToFileURL(file).href], {
+      cwd: path.dirname(file),
+      env: {
+        PATH: process.env.PATH,
+        ...LAMBDA_ENV,
+        NODE_OPTIONS: sourceMaps ? '--enable-source-maps' : '',
+      },
+    });
+    samples.push(Number(stdout));
+  }
+  const sorted = [...samples].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  const median =
+    sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+  return {
+    median: round(median),
+    min: round(sorted[0] ?? 0),
+    max: round(sorted.at(-1) ?? 0),
+    runs: samples.map(round),
+  };
+}
+
+/** Bytes each input contributes to the output, by package (node_modules/<pkg>, or our own code) and by file. */
+function heaviest(metafile: esbuild.Metafile): { packages: Weight[]; files: Weight[] } {
+  const output = Object.values(metafile.outputs).find((candidate) => candidate.entryPoint !== undefined);
+  const packages = new Map<string, number>();
+  const files: Weight[] = [];
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    files.push({ name: input, bytes: bytesInOutput });
+    packages.set(packageOf(input), (packages.get(packageOf(input)) ?? 0) + bytesInOutput);
+  }
+  const top = (weights: Weight[]) => weights.sort((a, b) => b.bytes - a.bytes).slice(0, TOP);
+  return { packages: top([...packages].map(([name, bytes]) => ({ name, bytes }))), files: top(files) };
+}
+
+function packageOf(input: string): string {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  if (match?.[1]) return match[1];
+  const [top, second] = input.split('/');
+  return top === 'functions' && second !== undefined ? `functions/${second}` : (top ?? input);
+}
+
+const round = (value: number): number => Math.round(value * 10) / 10;
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
+
+function printTable(reports: FunctionReport[], options: Options): void {
+  console.log(
+    `Node ${process.version}, esbuild ${esbuild.version}; init = median of ${options.runs} imports, each in a fresh process\n`,
+  );
+  const rows = reports.map((report) => [
+    report.name,
+    kib(report.bytes),
+    kib(report.gzipBytes),
+    `${report.initMs.median} ms`,
+    `${report.initMs.min}-${report.initMs.max} ms`,
+    `${report.initMsWithoutSourceMaps.median} ms`,
+    [report.withinBudget.bytes ? '' : 'size', report.withinBudget.initMs ? '' : 'init']
+      .filter(Boolean)
+      .join(', ') || 'ok',
+  ]);
+  const header = [
+    'function',
+    'bundle',
+    'gzip',
+    'init',
+    'init range',
+    'init w/o source maps',
+    `over budget (${kib(BUDGET.bytes)}, ${BUDGET.initMs} ms)`,
+  ];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  for (const row of [header, ...rows])
+    console.log(
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
+
+  if (!options.explain) return;
+  for (const report of reports) {
+    if (!report.heaviest) continue;
+    console.log(`\n${report.name}: heaviest packages`);
+    for (const weight of report.heaviest.packages)
+      console.log(`  ${kib(weight.bytes).padStart(11)}  ${weight.name}`);
+    console.log(`${report.name}: heaviest files`);
+    for (const weight of report.heaviest.files)
+      console.log(`  ${kib(weight.bytes).padStart(11)}  ${weight.name}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  if (!process.version.startsWith('v22.')) {
+    console.error(
+      `warning: Node ${process.version}; Lambda runs nodejs22.x. Run through npm/npx to use the project's Node 22.`,
+    );
+  }
+  const outdir = await mkdtemp(path.join(tmpdir(), 'bundle-report-'));
+  try {
+    const wrapper = path.join(outdir, 'measure-init.mjs');
+    await writeFile(wrapper, WRAPPER);
+    const reports: FunctionReport[] = [];
+    for (const name of FUNCTION_NAMES) {
+      const { file, metafile } = await bundle(name, outdir);
+      const bytes = (await stat(file)).size;
+      const gzipBytes = gzipSync(await readFile(file)).length;
+      const initMs = await measureInit(file, wrapper, options.runs, FUNCTION_BUNDLE.sourcemap);
+      const initMsWithoutSourceMaps = await measureInit(file, wrapper, options.runs, false);
+      reports.push({
+        name,
+        bytes,
+        gzipBytes,
+        initMs,
+        initMsWithoutSourceMaps,
+        withinBudget: { bytes: bytes <= BUDGET.bytes, initMs: initMs.median <= BUDGET.initMs },
+        ...(options.explain && { heaviest: heaviest(metafile) }),
+      });
+    }
+    if (options.json) {
+      const summary = {
+        node: process.version,
+        esbuild: esbuild.version,
+        runs: options.runs,
+        budget: BUDGET,
+        bundle: FUNCTION_BUNDLE,
+        functions: reports,
+      };
+      console.log(JSON.stringify(summary, null, 2));
+    } else {
+      printTable(reports, options);
+    }
+  } finally {
+    await rm(outdir, { recursive: true, force: true });
+  }
+}
+
+await main();
