@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConsulClient } from '#commons/consul/client';
 import { createEvent, type ClusterRef, type PipelineEvent } from '#commons/events/index';
@@ -31,6 +32,17 @@ const WRITE_METHODS = new Set([
   'updatePolicy',
   'createToken',
 ]);
+
+/** The automation token's policy, exactly as in the README ("The automation's Consul token"). */
+const AUTOMATION_RULES = `
+acl       = "write"
+peering   = "write"
+mesh      = "write"
+service "mesh-gateway" { policy = "write" }
+service_prefix "" { policy = "read" }
+node_prefix ""    { policy = "read" }
+`;
+const automationTokens: string[] = [];
 
 let moto: MotoServer;
 let clusters: LocalConsulCluster[];
@@ -92,10 +104,17 @@ beforeAll(async () => {
     wrapConsul: (address, api) =>
       counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api),
   });
+  // The pipeline runs with the least-privilege automation token the README documents, not the management token.
   for (const cluster of clusters) {
+    const client = admin(cluster);
+    const policy = await client.createPolicy({ name: 'peering-automation', rules: AUTOMATION_RULES });
+    const secretId = randomUUID();
+    await client.createToken({ accessorId: randomUUID(), secretId, policies: [{ id: policy.id }] });
+    automationTokens.push(secretId);
+    await client.close();
     await pipeline.secrets.put(
       clusterSecretName(PREFIX, cluster.datacenter),
-      JSON.stringify({ address: cluster.address, token: cluster.managementToken }),
+      JSON.stringify({ address: cluster.address, token: secretId }),
     );
   }
   // An operator's own mesh settings on dc1, which onboarding must keep.
@@ -212,7 +231,7 @@ test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both side
 });
 
 test('no token appears in any queue message or log line', async () => {
-  const secrets: string[] = clusters.map((c) => c.managementToken);
+  const secrets: string[] = [...clusters.map((c) => c.managementToken), ...automationTokens];
   const peeringSecret = await pipeline.secrets.get(peeringTokenSecretName(PREFIX, 'dc1', 'dc2'));
   const peeringToken =
     (JSON.parse(peeringSecret?.value ?? '{}') as { peeringToken?: string }).peeringToken ?? '';
