@@ -194,17 +194,23 @@ export class LocalPipeline {
       },
       sendBatch: (messages) => this.deadLetters.sendBatch(messages),
     };
+    // One logger per function, as in Lambda: the workflows log through the logger that carries the
+    // record's correlation keys.
+    const run = <H>(name: string, create: (c: WorkflowContext, d: Queue, l: Logger) => H) => {
+      const log = logger.createChild({ serviceName: name });
+      return create({ ...context, log: workflowLog(log) }, deadLetters, log);
+    };
     this.#running = Promise.all([
       this.queues.onboard.consume(
-        asLambda('onboard-cluster', createOnboardClusterHandler(context, deadLetters, logger)),
+        asLambda('onboard-cluster', run('onboard-cluster', createOnboardClusterHandler)),
         signal,
       ),
       this.queues.accept.consume(
-        asLambda('accept-peering', createAcceptPeeringHandler(context, deadLetters, logger)),
+        asLambda('accept-peering', run('accept-peering', createAcceptPeeringHandler)),
         signal,
       ),
       this.queues.dial.consume(
-        asLambda('dial-peering', createDialPeeringHandler(context, deadLetters, logger)),
+        asLambda('dial-peering', run('dial-peering', createDialPeeringHandler)),
         signal,
       ),
       this.queues.outcomes.consume((event) => {

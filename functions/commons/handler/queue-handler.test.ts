@@ -1,5 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSRecord } from 'aws-lambda';
 import { NotReadyError, PermanentError } from '../errors';
 import { createEvent } from '../events';
 import type { OutgoingMessage, Queue } from '../ports/queue';
@@ -35,7 +35,7 @@ function setup(workflow: (cluster: string) => Promise<void>) {
     deadLetters,
     logger,
   });
-  const invoke = (records: SQSRecord[]) => handler({ Records: records } as SQSEvent, {} as Context);
+  const invoke = (records: SQSRecord[]) => handler({ Records: records }, {} as Context);
   return { invoke, deadLettered };
 }
 
