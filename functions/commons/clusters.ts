@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ValidationError } from './errors';
-import { MeshGatewaySchema, type ClusterRef } from './events';
+import { DEFAULT_GATEWAY_SERVICE_NAME, MeshGatewaySchema, type ClusterRef } from './events';
 import { clusterSecretName } from './naming';
 import type { ConsulApi } from './ports/consul-api';
 import type { SecretStore } from './ports/secret-store';
@@ -23,6 +23,8 @@ export type ClusterConnection = z.infer<typeof ClusterConnectionSchema>;
 export interface ClusterDirectory {
   /** The Consul API of a registered cluster. Throws ValidationError for an unknown cluster. */
   connect(cluster: ClusterRef): Promise<ConsulApi>;
+  /** The name of the cluster's mesh gateway service: as registered with the cluster, else `mesh-gateway`. */
+  gatewayService(cluster: ClusterRef): Promise<string>;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface ClusterDirectory {
  * gets a new client.
  */
 export class SecretBackedClusterDirectory implements ClusterDirectory {
-  readonly #clients = new Map<string, { versionId: string; api: ConsulApi }>();
+  readonly #clients = new Map<string, { versionId: string; api: ConsulApi; connection: ClusterConnection }>();
 
   constructor(
     private readonly secrets: SecretStore,
@@ -41,6 +43,14 @@ export class SecretBackedClusterDirectory implements ClusterDirectory {
   ) {}
 
   async connect(cluster: ClusterRef): Promise<ConsulApi> {
+    return (await this.#resolve(cluster)).api;
+  }
+
+  async gatewayService(cluster: ClusterRef): Promise<string> {
+    return (await this.#resolve(cluster)).connection.gateway?.serviceName ?? DEFAULT_GATEWAY_SERVICE_NAME;
+  }
+
+  async #resolve(cluster: ClusterRef): Promise<{ api: ConsulApi; connection: ClusterConnection }> {
     const expected = clusterSecretName(this.secretPrefix, cluster.name);
     if (cluster.connectionSecret !== expected) {
       throw new ValidationError(
@@ -56,10 +66,11 @@ export class SecretBackedClusterDirectory implements ClusterDirectory {
       );
     }
     const cached = this.#clients.get(expected);
-    if (cached?.versionId === secret.versionId) return cached.api;
-    const api = this.createClient(parseConnection(cluster.name, secret.value));
-    this.#clients.set(expected, { versionId: secret.versionId, api });
-    return api;
+    if (cached?.versionId === secret.versionId) return cached;
+    const connection = parseConnection(cluster.name, secret.value);
+    const resolved = { versionId: secret.versionId, api: this.createClient(connection), connection };
+    this.#clients.set(expected, resolved);
+    return resolved;
   }
 }
 

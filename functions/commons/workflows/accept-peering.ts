@@ -17,7 +17,6 @@ import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
 import { peersThroughMeshGateways } from './mesh-entry-merge';
 import { ensureExportedServices } from './ensure-exported-services';
-import { DEFAULT_GATEWAY_SERVICE } from './onboard-cluster';
 import { ensurePeeringRecord } from './peering-record';
 
 /** The value of a peering-token secret. The token is single-use; `peeringId` ties it to one peering. */
@@ -54,7 +53,7 @@ export async function acceptPeering(
   });
 
   await requireMeshThroughGateways(consul, acceptor.name);
-  await requirePassingGateway(consul, acceptor.name, DEFAULT_GATEWAY_SERVICE);
+  await requirePassingGateway(consul, acceptor.name, await context.clusters.gatewayService(acceptor));
 
   const secretName = peeringTokenSecretName(context.settings.secretPrefix, acceptor.name, dialer.name);
   const peering = await consul.readPeering(dialer.name);

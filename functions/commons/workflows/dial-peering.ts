@@ -9,7 +9,6 @@ import type { ConsulApi } from '../ports/consul-api';
 import { PeeringTokenSecretSchema, requireMeshThroughGateways } from './accept-peering';
 import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
-import { DEFAULT_GATEWAY_SERVICE } from './onboard-cluster';
 
 /** Meta key on the dialer's peering: which token version established it. */
 export const TOKEN_VERSION_KEY = 'token-version';
@@ -43,7 +42,7 @@ export async function dialPeering(
 
   try {
     await requireMeshThroughGateways(dialerApi, dialer.name);
-    await requirePassingGateway(dialerApi, dialer.name, DEFAULT_GATEWAY_SERVICE);
+    await requirePassingGateway(dialerApi, dialer.name, await context.clusters.gatewayService(dialer));
   } catch (error) {
     if (error instanceof GatewayPreconditionError)
       return recheckOrFail(event, context, `dialer-${error.kind}`, error.message);

@@ -1,10 +1,11 @@
-import type { EventOf } from '../events';
+import { DEFAULT_GATEWAY_SERVICE_NAME, type EventOf } from '../events';
 import type { WorkflowContext } from './context';
 import { ensureGatewayToken } from './ensure-gateway-token';
 import { ensureMeshConfig } from './ensure-mesh-config';
 import { ensureMeshGatewayRegistered, requirePassingGateway } from './ensure-mesh-gateway';
 
-export const DEFAULT_GATEWAY_SERVICE = 'mesh-gateway';
+/** Consul's own default (`consul connect envoy -gateway=mesh`); the events schema defaults to it too. */
+export const DEFAULT_GATEWAY_SERVICE = DEFAULT_GATEWAY_SERVICE_NAME;
 
 /**
  * `cluster.registered` → the cluster is ready to peer through mesh gateways: the gateway's ACL token,
@@ -18,7 +19,7 @@ export async function onboardCluster(
 ): Promise<{ changes: string[] }> {
   const { cluster, gateway } = event.data;
   const consul = await context.clusters.connect(cluster);
-  const serviceName = gateway?.serviceName ?? DEFAULT_GATEWAY_SERVICE;
+  const serviceName = gateway?.serviceName ?? (await context.clusters.gatewayService(cluster));
   const changes: string[] = [];
 
   const token = await ensureGatewayToken(consul, context.secrets, {
