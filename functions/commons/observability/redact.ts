@@ -5,7 +5,7 @@
  * - by shape: a Consul peering token (base64 JSON, long) and bearer-like strings, wherever they appear.
  */
 const SECRET_KEYS =
-  /^(token|peeringToken|PeeringToken|secretId|SecretID|secret_id|x-consul-token|authorization|password|signingSecret|SecretString|caKey|value)$/i;
+  /^(response_url|responseUrl|token|peeringToken|PeeringToken|secretId|SecretID|secret_id|x-consul-token|authorization|password|signingSecret|SecretString|caKey|value)$/i;
 const LONG_BASE64 = /[A-Za-z0-9+/]{120,}={0,2}/g;
 export const REDACTED = '[REDACTED]';
 
