@@ -7,7 +7,7 @@ import type { ConsulApi } from '../ports/consul-api';
 import type { SecretStore } from '../ports/secret-store';
 import { meshGatewayPolicyName, meshGatewayPolicyRules } from './gateway-policy';
 
-const GatewayTokenSecretSchema = z.strictObject({
+export const GatewayTokenSecretSchema = z.strictObject({
   accessorId: z.string(),
   secretId: z.string(),
   policyName: z.string(),
