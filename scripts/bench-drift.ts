@@ -26,11 +26,11 @@ import { parseArgs } from 'node:util';
 import { createEvent, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
-import type { ConsulApi } from '#commons/ports/consul-api';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { DEFAULT_SETTINGS, type WorkflowContext } from '#commons/workflows/context';
 import { scanDrift, type DriftReport } from '#commons/workflows/drift/scan-drift';
 import { LocalPipeline } from '../local/pipeline';
+import { isWrite, recordingCalls, type ConsulCall } from '../test/support/consul-call-recorder';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
 
 const USAGE = `usage: npx tsx scripts/bench-drift.ts [--json] [--clusters N] [--runs R]
@@ -42,16 +42,6 @@ drift scans of the converged fleet (and of 2- and 3-cluster subsets).
   --runs R       scans of the whole fleet (default 5)`;
 
 const PREFIX = 'consul-peering';
-const WRITE_METHODS: ReadonlySet<string> = new Set([
-  'generatePeeringToken',
-  'establishPeering',
-  'deletePeering',
-  'writeConfigEntryCas',
-  'registerAgentService',
-  'createPolicy',
-  'updatePolicy',
-  'createToken',
-]);
 
 const started = performance.now();
 const progress = (text: string): void => {
@@ -201,19 +191,6 @@ class SniGateway {
 
 // ---- the fleet ----
 
-function counting(cluster: string, api: ConsulApi, calls: { cluster: string; method: string }[]): ConsulApi {
-  return new Proxy(api, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
-      return (...args: unknown[]) => {
-        calls.push({ cluster, method: property });
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
-
 /** The secret store as a fleet of only `clusters` would have it: the listing leaves the others out. */
 function subsetView(secrets: SecretStore, clusters: ReadonlySet<string>): SecretStore {
   const inSubset = (name: string): boolean => {
@@ -262,7 +239,7 @@ async function main(): Promise<void> {
       closers.push(() => gateway.close());
     }
 
-    const calls: { cluster: string; method: string }[] = [];
+    const calls: ConsulCall[] = [];
     const outcomes: PipelineEvent[] = [];
     const pipeline = LocalPipeline.inProcess({
       secretsFile: join(tempDir, 'secrets.json'),
@@ -281,7 +258,7 @@ async function main(): Promise<void> {
         if (event.type === 'peering.established' || event.type === 'peering.failed') outcomes.push(event);
       },
       wrapConsul: (address, api) =>
-        counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api, calls),
+        recordingCalls(clusters.find((c) => c.address === address)?.datacenter ?? address, api, calls),
     });
     pipeline.start();
     closers.push(() => pipeline.stop());
@@ -349,7 +326,7 @@ async function main(): Promise<void> {
       const ms = performance.now() - t0;
       if (report.findings.length > 0)
         throw new Error(`findings on a converged fleet: ${JSON.stringify(report.findings)}`);
-      const writes = calls.slice(mark).filter((c) => WRITE_METHODS.has(c.method)).length;
+      const writes = calls.slice(mark).filter(isWrite).length;
       return { report, ms, writes };
     };
     const samples = [];

@@ -97,7 +97,10 @@ async function bundle(
   return { file, metafile: result.metafile };
 }
 
-/** What the handler's module scope reads at init (aws-context.ts); values are never contacted. */
+/**
+ * What the handlers' module scope reads at init (aws-context.ts, slack-command/config.ts), one set for
+ * every function (each reads only its own); values are never contacted.
+ */
 const LAMBDA_ENV: Record<string, string> = {
   AWS_REGION: 'eu-west-1',
   AWS_LAMBDA_FUNCTION_NAME: 'bundle-report',
@@ -107,6 +110,9 @@ const LAMBDA_ENV: Record<string, string> = {
   OUTCOME_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/outcomes',
   DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters',
   SECRET_PREFIX: 'consul-peering',
+  SLACK_SIGNING_SECRET_NAME: 'consul-peering/slack/signing-secret',
+  SLACK_ALLOWED_USERS: 'U024BE7LH,W012A3CDE',
+  SLACK_ALLOWED_CHANNELS: 'C024BE91L',
   LOG_LEVEL: 'INFO',
 };
 

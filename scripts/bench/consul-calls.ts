@@ -1,48 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { performance } from 'node:perf_hooks';
 import { createLogger } from '#commons/observability/logger';
-import type { ConsulApi } from '#commons/ports/consul-api';
-
-/** The ConsulApi methods that change Consul's state (as in test/integration/peering-pipeline.test.ts). */
-export const WRITE_METHODS: ReadonlySet<string> = new Set([
-  'generatePeeringToken',
-  'establishPeering',
-  'deletePeering',
-  'writeConfigEntryCas',
-  'registerAgentService',
-  'createPolicy',
-  'updatePolicy',
-  'createToken',
-]);
-
-export interface ConsulCall {
-  cluster: string;
-  method: string;
-  startedAt: number;
-  endedAt?: number;
-}
-
-/** Records every call the workflows make on one cluster's Consul API, with when it started and ended. */
-export function counting(cluster: string, api: ConsulApi, calls: ConsulCall[]): ConsulApi {
-  return new Proxy(api, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
-      return (...args: unknown[]) => {
-        const call: ConsulCall = { cluster, method: property, startedAt: performance.now() };
-        calls.push(call);
-        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
-        if (result instanceof Promise) {
-          const end = (): void => {
-            call.endedAt = performance.now();
-          };
-          result.then(end, end);
-        }
-        return result;
-      };
-    },
-  });
-}
+import { isWrite, type ConsulCall } from '../../test/support/consul-call-recorder';
 
 /** Reads and writes per cluster, and calls per `cluster.method`. */
 export function tally(calls: readonly ConsulCall[], clusters: readonly string[]) {
@@ -50,7 +8,7 @@ export function tally(calls: readonly ConsulCall[], clusters: readonly string[])
   const writes: Record<string, number> = Object.fromEntries(clusters.map((c) => [c, 0]));
   const byMethod: Record<string, number> = {};
   for (const call of calls) {
-    const bucket = WRITE_METHODS.has(call.method) ? writes : reads;
+    const bucket = isWrite(call) ? writes : reads;
     bucket[call.cluster] = (bucket[call.cluster] ?? 0) + 1;
     const key = `${call.cluster}.${call.method}`;
     byMethod[key] = (byMethod[key] ?? 0) + 1;

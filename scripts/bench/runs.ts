@@ -10,7 +10,8 @@ import { systemClock } from '#commons/ports/clock';
 import { DEFAULT_SETTINGS, type PipelineSettings, type WorkflowContext } from '#commons/workflows/context';
 import { onboardCluster } from '#commons/workflows/onboard-cluster';
 import { LocalPipeline } from '../../local/pipeline';
-import { counting, onboardingAwareLogger, tally, type ConsulCall } from './consul-calls';
+import { recordingCalls, type ConsulCall } from '../../test/support/consul-call-recorder';
+import { onboardingAwareLogger, tally } from './consul-calls';
 import { assertOnboarded, bothActive, observeActive, registration, SECRET_PREFIX, withPair } from './pair';
 import { retryWhileNotReady } from './support';
 
@@ -62,7 +63,7 @@ export function pipelineRun(binary: string): Promise<PipelineRunResult> {
       }),
       secretsFile: join(pair.tempDir, 'secrets.json'),
       onEvent: (event) => events.push({ at: performance.now(), event }),
-      wrapConsul: (address, api) => counting(byAddress.get(address) ?? address, api, calls),
+      wrapConsul: (address, api) => recordingCalls(byAddress.get(address) ?? address, api, calls),
     });
     try {
       for (const side of [pair.acceptor, pair.dialer]) {

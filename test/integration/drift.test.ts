@@ -3,7 +3,6 @@ import type { ConfigEntry } from '#commons/consul/types';
 import { createEvent, type EventType, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
-import type { ConsulApi } from '#commons/ports/consul-api';
 import { DEFAULT_SETTINGS, type WorkflowContext } from '#commons/workflows/context';
 import {
   remediateDrift,
@@ -14,6 +13,7 @@ import {
 import { LocalPipeline } from '../../local/pipeline';
 import { freePorts } from '../support/free-port';
 import { TcpGatewayRelay } from '../support/gateway-relay';
+import { isWrite, recordingCalls, type ConsulCall } from '../support/consul-call-recorder';
 import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
 import { startMoto, type MotoServer } from '../support/moto';
 import { pollUntil } from '../support/poll';
@@ -23,16 +23,6 @@ import { pollUntil } from '../support/poll';
 // that the scan names exactly that, that remediation through the pipeline heals it, and that a second
 // scan finds nothing while the workflows write nothing more.
 const PREFIX = 'drift-it';
-const WRITE_METHODS = new Set([
-  'generatePeeringToken',
-  'establishPeering',
-  'deletePeering',
-  'writeConfigEntryCas',
-  'registerAgentService',
-  'createPolicy',
-  'updatePolicy',
-  'createToken',
-]);
 
 let moto: MotoServer;
 let clusters: LocalConsulCluster[];
@@ -41,7 +31,7 @@ let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
 let pipeline: LocalPipeline;
 let context: WorkflowContext;
 const published: PipelineEvent[] = [];
-const consulCalls: { cluster: string; method: string }[] = [];
+const consulCalls: ConsulCall[] = [];
 const logLines: string[] = [];
 let outputSpies: jest.SpyInstance[];
 
@@ -55,23 +45,10 @@ const gatewayOf = (relay: TcpGatewayRelay) => {
 };
 const admin = (cluster: LocalConsulCluster): ConsulClient =>
   new ConsulClient({ address: cluster.address, token: cluster.managementToken });
-const writesSince = (mark: number) => consulCalls.slice(mark).filter((c) => WRITE_METHODS.has(c.method));
+const writesSince = (mark: number) => consulCalls.slice(mark).filter(isWrite);
 const label = (f: DriftFinding): string =>
   `${f.kind} ${f.cluster}${f.peer === undefined ? '' : `/${f.peer}`}`;
 const labels = (report: DriftReport): string[] => report.findings.map(label);
-
-function counting(cluster: string, api: ConsulApi): ConsulApi {
-  return new Proxy(api, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
-      return (...args: unknown[]) => {
-        consulCalls.push({ cluster, method: property });
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
 
 /** Scans until the findings are exactly `expected` (labels, sorted as the report sorts them). */
 async function scanUntil(expected: string[], timeoutMs = 30_000): Promise<DriftReport> {
@@ -145,7 +122,7 @@ beforeAll(async () => {
     logger: createLogger('drift-it'),
     onEvent: (event) => published.push(event),
     wrapConsul: (address, api) =>
-      counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api),
+      recordingCalls(clusters.find((c) => c.address === address)?.datacenter ?? address, api, consulCalls),
   });
   for (const [cluster, relay] of [
     [dc1, gateway1],

@@ -9,11 +9,11 @@ import {
   peeringTokenSecretName,
 } from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
-import type { ConsulApi } from '#commons/ports/consul-api';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { meshGatewayPolicyName } from '#commons/workflows/gateway-policy';
 import { LocalPipeline } from '../../local/pipeline';
 import { TcpGatewayRelay } from '../support/gateway-relay';
+import { isWrite, recordingCalls, type ConsulCall } from '../support/consul-call-recorder';
 import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
 import { startMoto, type MotoServer } from '../support/moto';
 import { pollUntil } from '../support/poll';
@@ -22,16 +22,6 @@ import { pollUntil } from '../support/poll';
 // Manager, and TCP relays standing in for Envoy mesh gateways. dc1 accepts, dc2 dials, dc3 never
 // gets a gateway (the precondition failure case).
 const PREFIX = 'consul-peering';
-const WRITE_METHODS = new Set([
-  'generatePeeringToken',
-  'establishPeering',
-  'deletePeering',
-  'writeConfigEntryCas',
-  'registerAgentService',
-  'createPolicy',
-  'updatePolicy',
-  'createToken',
-]);
 
 /** The automation token's policy, exactly as in the README ("The automation's Consul token"). */
 const AUTOMATION_RULES = `
@@ -51,7 +41,7 @@ let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
 let pipeline: LocalPipeline;
 const published: string[] = [];
 const logLines: string[] = [];
-const consulCalls: { cluster: string; method: string }[] = [];
+const consulCalls: ConsulCall[] = [];
 let stdoutSpy: jest.SpyInstance;
 
 const ref = (cluster: LocalConsulCluster): ClusterRef => ({
@@ -61,21 +51,7 @@ const ref = (cluster: LocalConsulCluster): ClusterRef => ({
 const admin = (cluster: LocalConsulCluster): ConsulClient =>
   new ConsulClient({ address: cluster.address, token: cluster.managementToken });
 const writesSince = (mark: number): { cluster: string; method: string }[] =>
-  consulCalls.slice(mark).filter((c) => WRITE_METHODS.has(c.method));
-
-/** Counts every Consul call the workflows make, by cluster and method. */
-function counting(cluster: string, api: ConsulApi): ConsulApi {
-  return new Proxy(api, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
-      return (...args: unknown[]) => {
-        consulCalls.push({ cluster, method: property });
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
+  consulCalls.slice(mark).filter(isWrite);
 
 beforeAll(async () => {
   stdoutSpy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
@@ -102,7 +78,7 @@ beforeAll(async () => {
     logger: createLogger('integration'),
     onEvent: (event: PipelineEvent) => published.push(JSON.stringify(event)),
     wrapConsul: (address, api) =>
-      counting(clusters.find((c) => c.address === address)?.datacenter ?? address, api),
+      recordingCalls(clusters.find((c) => c.address === address)?.datacenter ?? address, api, consulCalls),
   });
   // The pipeline runs with the least-privilege automation token the README documents, not the management token.
   for (const cluster of clusters) {

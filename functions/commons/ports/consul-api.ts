@@ -38,3 +38,15 @@ export interface ConsulApi {
   readToken(accessorId: string, options?: CallOptions): Promise<AclToken | undefined>;
   createToken(input: AclTokenInput, options?: CallOptions): Promise<AclToken>;
 }
+
+/** The ConsulApi methods that change Consul's state: what "zero writes when converged" counts. */
+export const CONSUL_WRITE_METHODS: ReadonlySet<keyof ConsulApi> = new Set<keyof ConsulApi>([
+  'generatePeeringToken',
+  'establishPeering',
+  'deletePeering',
+  'writeConfigEntryCas',
+  'registerAgentService',
+  'createPolicy',
+  'updatePolicy',
+  'createToken',
+]);
