@@ -5,7 +5,7 @@ import { ConfigurationError } from './config/resolve-config';
 import { PeeringAutomationStack } from './stacks/peering-automation-stack';
 
 // `npx cdk synth` / `npx cdk deploy` (cdk.json runs this with tsx). Configuration: `consulPeering:*`
-// context, see infra/README-deploy.md. The stack is environment-agnostic (it looks nothing up), so
+// context, see docs/deploy.md. The stack is environment-agnostic (it looks nothing up), so
 // synth works offline and deploy targets the CLI's account and region.
 const app = new App();
 try {

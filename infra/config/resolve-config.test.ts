@@ -129,6 +129,35 @@ describe('resolveConfig', () => {
     expect(() => resolve({ [key]: value })).toThrow(message);
   });
 
+  it('accepts a signing secret in <prefix>/slack/ or outside the prefix, and nowhere else under the prefix', () => {
+    expect(
+      resolve({ 'consulPeering:slackSigningSecretName': 'consul-peering/slack/app-2' }).slack
+        .signingSecretName,
+    ).toBe('consul-peering/slack/app-2');
+    expect(
+      resolve({ 'consulPeering:slackSigningSecretName': 'chatops/signing' }).slack.signingSecretName,
+    ).toBe('chatops/signing');
+    for (const name of [
+      'consul-peering/clusters/dc1',
+      'consul-peering/gateway-tokens/dc1',
+      'consul-peering/slack-responses/x',
+      'consul-peering/slack',
+    ]) {
+      expect(problemsOf({ 'consulPeering:slackSigningSecretName': name })).toEqual([
+        expect.stringMatching(
+          /slackSigningSecretName": a signing secret under the secret prefix must be in "consul-peering\/slack\/"/,
+        ),
+      ]);
+    }
+    // The folder follows the prefix.
+    expect(
+      problemsOf({
+        'consulPeering:secretPrefix': 'p',
+        'consulPeering:slackSigningSecretName': 'p/clusters/a',
+      }),
+    ).toEqual([expect.stringMatching(/must be in "p\/slack\/"/)]);
+  });
+
   it('requires the VPC id, subnets and security groups together', () => {
     expect(problemsOf({ 'consulPeering:vpcId': 'vpc-0123456789abcdef0' })).toEqual([
       expect.stringMatching(

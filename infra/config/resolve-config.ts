@@ -6,6 +6,7 @@ import {
   DEFAULT_DRIFT_SCHEDULE,
   DEFAULT_SLACK_SIGNING_SECRET_SUFFIX,
   LOG_LEVELS,
+  SLACK_SECRETS_FOLDER,
   type AutomationConfig,
   type LogLevel,
   type PeeringAutomationSettings,
@@ -16,7 +17,7 @@ import {
 export class ConfigurationError extends Error {
   constructor(readonly problems: string[]) {
     super(
-      `Invalid configuration of the consul-peering-automation stack (see infra/README-deploy.md, "Context"):\n` +
+      `Invalid configuration of the consul-peering-automation stack (see docs/deploy.md, "Context"):\n` +
         problems.map((problem) => `  - ${problem}`).join('\n'),
     );
     this.name = 'ConfigurationError';
@@ -99,6 +100,17 @@ export function resolveConfig(node: Node, props: PeeringAutomationSettings = {})
       SECRET_NAME,
       'a Secrets Manager secret name, e.g. "consul-peering/slack/signing-secret"',
     ) ?? `${secretPrefix}/${DEFAULT_SLACK_SIGNING_SECRET_SUFFIX}`;
+  // slack-command is public-facing and may read this one secret: under the prefix, only the slack/
+  // folder is allowed, since the rest of it holds Consul tokens (connection secrets, gateway and
+  // peering tokens) the function must never be able to read.
+  const slackFolder = `${secretPrefix}/${SLACK_SECRETS_FOLDER}/`;
+  if (signingSecretName.startsWith(`${secretPrefix}/`) && !signingSecretName.startsWith(slackFolder)) {
+    problems.push(
+      `${read.where('slackSigningSecretName')}: a signing secret under the secret prefix must be in ` +
+        `"${slackFolder}" (the rest of "${secretPrefix}/" holds Consul tokens, which the public-facing ` +
+        `Slack function must not be able to read); got ${JSON.stringify(signingSecretName)}`,
+    );
+  }
   const allowedUserIds =
     read.list('slackAllowedUserIds', SLACK_USER_ID, 'Slack user ids like "U024BE7LH" (U… or W…)') ?? [];
   const allowedChannelIds =

@@ -20,9 +20,12 @@ export interface PeeringAutomationSettings {
   secretPrefix?: string;
   /** An existing KMS key (key ARN, not an alias) for the queues; by default the stack creates one. */
   kmsKeyArn?: string;
-  /** When the drift function (not deployed yet) runs: an EventBridge `rate(...)` or `cron(...)`. */
+  /** When the drift scan runs: an EventBridge `rate(...)` or `cron(...)`. */
   driftSchedule?: string;
-  /** Secret holding the Slack app's signing secret (for the Slack function, not deployed yet). */
+  /**
+   * Secret holding the Slack app's signing secret, the only secret value the Slack function can read.
+   * Under the secret prefix it must be in `<prefix>/slack/`.
+   */
   slackSigningSecretName?: string;
   /** Slack user ids (U…/W…) allowed to run commands. */
   slackAllowedUserIds?: string[];
@@ -51,4 +54,5 @@ export interface AutomationConfig {
 }
 
 export const DEFAULT_DRIFT_SCHEDULE = 'rate(1 hour)';
-export const DEFAULT_SLACK_SIGNING_SECRET_SUFFIX = 'slack/signing-secret';
+export const SLACK_SECRETS_FOLDER = 'slack';
+export const DEFAULT_SLACK_SIGNING_SECRET_SUFFIX = `${SLACK_SECRETS_FOLDER}/signing-secret`;

@@ -41,8 +41,21 @@ export const FUNCTION_BUNDLE: Readonly<FunctionBundleOptions> = {
   external: ['../milo/*'],
 };
 
-/** The Lambda functions of the pipeline, by directory under functions/ (each has an `index.ts` exporting `handler`). */
-export const FUNCTION_NAMES = ['onboard-cluster', 'accept-peering', 'dial-peering'] as const;
+/** The pipeline's steps: each consumes its own work queue and talks to Consul. */
+export const PIPELINE_STEPS = ['onboard-cluster', 'accept-peering', 'dial-peering'] as const;
+export type PipelineStep = (typeof PIPELINE_STEPS)[number];
+
+/**
+ * Every Lambda function the stack deploys, by directory under functions/ (each has an `index.ts`
+ * exporting `handler`): the pipeline, the outcome notifier, the Slack command and the drift scan.
+ * The bundle report and the bundling test go through this list, so a new function cannot be missed.
+ */
+export const FUNCTION_NAMES = [
+  ...PIPELINE_STEPS,
+  'notify-outcome',
+  'slack-command',
+  'drift-remediation',
+] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export const functionEntry = (projectRoot: string, name: FunctionName): string =>

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { FunctionName } from './bundle-options';
+import type { PipelineStep } from './bundle-options';
 
 /**
  * Every default of our constructs, in one file (as aws-solutions-constructs keeps them): a reviewer
@@ -28,18 +28,26 @@ export const QUEUE_DEFAULTS = {
   /** Longer than the source queues', so a redriven message never expires sooner than it would have. */
   deadLetterRetentionPeriod: Duration.days(14),
   maxReceiveCount: 5,
-  /** Outcomes have no consumer yet (ChatOps lands later); a default visibility fits a notifier. */
-  outcomeVisibilityTimeout: Duration.seconds(30),
 } as const;
 
+/** The functions fed by a queue: the pipeline's steps and the outcome notifier. */
+export type WorkerName = PipelineStep | 'notify-outcome';
+
 export interface WorkerDefaults {
-  /** The event type the function consumes (its queue carries only that type). */
-  consumes: 'cluster.registered' | 'peering.requested' | 'peering.acceptor-ready';
+  /** The event types the function consumes (its queue carries only those). */
+  consumes: readonly (
+    | 'cluster.registered'
+    | 'peering.requested'
+    | 'peering.acceptor-ready'
+    | 'peering.established'
+    | 'peering.failed'
+  )[];
   description: string;
   /**
-   * Covers the slowest record of a batch: Powertools' BatchProcessor runs a batch's records in parallel.
-   * The Consul client times out each attempt at 10 s (30 s for the synchronous establish) and retries
-   * safe requests at most 4 times with backoff capped at 2 s.
+   * Covers the slowest batch. The pipeline's steps run a batch's records in parallel (Powertools'
+   * BatchProcessor), so their timeout covers the slowest record: the Consul client times out each
+   * attempt at 10 s (30 s for the synchronous establish) and retries safe requests at most 4 times
+   * with backoff capped at 2 s. The notifier runs its records one after the other.
    */
   timeout: Duration;
   batchSize: number;
@@ -54,9 +62,9 @@ export interface WorkerDefaults {
   environment?: Record<string, string>;
 }
 
-export const WORKER_DEFAULTS: Record<FunctionName, WorkerDefaults> = {
+export const WORKER_DEFAULTS: Record<WorkerName, WorkerDefaults> = {
   'onboard-cluster': {
-    consumes: 'cluster.registered',
+    consumes: ['cluster.registered'],
     description: 'cluster.registered: check the connection, ensure mesh config, gateway token and gateway',
     // Several sequential writes (mesh config entry, ACL policy and token, gateway registration).
     timeout: Duration.seconds(45),
@@ -65,14 +73,14 @@ export const WORKER_DEFAULTS: Record<FunctionName, WorkerDefaults> = {
     maxConcurrency: 2,
   },
   'accept-peering': {
-    consumes: 'peering.requested',
+    consumes: ['peering.requested'],
     description: 'peering.requested: generate the peering token on the acceptor and store it',
     timeout: Duration.seconds(30),
     batchSize: 5,
     maxConcurrency: 5,
   },
   'dial-peering': {
-    consumes: 'peering.acceptor-ready',
+    consumes: ['peering.acceptor-ready'],
     description: 'peering.acceptor-ready: establish the peering from the dialer and wait for ACTIVE',
     // Establish is synchronous (~7 s, timed out at 30 s), then the function polls up to
     // ACTIVATION_POLL_MS for ACTIVE before handing over to a delayed re-check message: 30 + 15 s + reads.
@@ -83,7 +91,67 @@ export const WORKER_DEFAULTS: Record<FunctionName, WorkerDefaults> = {
     maxConcurrency: 5,
     environment: { ACTIVATION_POLL_MS: '15000' },
   },
+  'notify-outcome': {
+    consumes: ['peering.established', 'peering.failed'],
+    description:
+      'peering.established / peering.failed: log the outcome, post it to Slack when asked from there',
+    // Records run one after the other (processInParallel: false), each a secret read, one post to Slack
+    // (timed out at 5 s) and a secret delete: a full batch of 10 against a slow Slack takes about 50 s.
+    timeout: Duration.seconds(60),
+    batchSize: 10,
+    // Outcomes are one per peering; no Consul behind this one, the cap only keeps Slack's
+    // response_url rate limits and a backlog after an outage polite.
+    maxConcurrency: 2,
+  },
 };
+
+/**
+ * The `/peering` slash command behind a function URL. Slack gives up after 3 s, cold start included,
+ * and nothing it does takes long (a signature check, a ListSecrets, a CreateSecret, one SendMessage).
+ */
+export const SLACK_COMMAND_DEFAULTS = {
+  description:
+    'The /peering Slack slash command (function URL; Slack request signatures are its authentication)',
+  // Well past what a healthy request takes and far less than the default 30 s a stuck one would hold
+  // a concurrency slot for; Slack stopped waiting at 3 s anyway.
+  timeout: Duration.seconds(10),
+  // Init is CPU-bound and Lambda's CPU share grows with memory: twice the pipeline's, for a cold start
+  // well inside Slack's 3 s.
+  memorySize: 1024,
+  /**
+   * The URL is public (AuthType NONE): anyone can make it run up to the signature check. Reserved
+   * concurrency bounds what a flood can cost and keeps it from starving the pipeline's functions of
+   * the account's concurrency; a few operators typing at once need far fewer than 5.
+   */
+  reservedConcurrency: 5,
+} as const;
+
+/** The scheduled drift scan (EventBridge rule → async invocation). */
+export const DRIFT_DEFAULTS = {
+  description:
+    'Scheduled drift scan: compare the clusters with the wanted peerings and heal through the pipeline',
+  // Reads every cluster (bounded concurrency) and every wanted peering: minutes for a large fleet.
+  timeout: Duration.minutes(5),
+  /** Never two scans at once: a second one would publish the same remedies again. */
+  reservedConcurrency: 1,
+  /**
+   * A failed scan is not retried (the next scheduled one is the retry, and a failing Consul should not
+   * be scanned three times in a row); the errors alarm reports it.
+   */
+  retryAttempts: 0,
+  /**
+   * A scan throttled by the one still running waits in Lambda's async queue; after this long it is
+   * dropped, since the next scheduled scan does the same work.
+   */
+  maxEventAge: Duration.minutes(15),
+  /**
+   * The EMF namespace of its metrics: METRICS_NAMESPACE of functions/drift-remediation/handler.ts
+   * (a test keeps them equal).
+   */
+  metricsNamespace: 'ConsulPeeringAutomation',
+  /** Powertools Metrics' default dimension: `service` = the function's serviceName. */
+  metricsService: 'drift-remediation',
+} as const;
 
 export const ALARM_DEFAULTS = {
   period: Duration.minutes(5),

@@ -27,12 +27,17 @@ export interface PeeringFunctionProps {
   environment?: Record<string, string>;
   placement?: VpcPlacement;
   logLevel?: string;
+  /** Default FUNCTION_DEFAULTS.memorySize. */
+  memorySize?: number;
+  /** A hard cap on concurrent executions, taken from the account's pool. Default: none. */
+  reservedConcurrentExecutions?: number;
 }
 
 /**
- * Secrets Manager actions the functions use, all of which accept a secret ARN as resource (so the
- * grant is scoped to the prefix). CreateSecret with tags needs TagResource. DeleteSecret arrives with
- * the drift function; ListSecrets (no resource-level permissions: it would need `*`) is unused today.
+ * Secrets Manager actions the pipeline's functions use, all of which accept a secret ARN as resource
+ * (so the grant is scoped to the prefix). CreateSecret with tags needs TagResource. DeleteSecret and
+ * ListSecrets are granted separately, only to the functions that need them (allowSecretActions,
+ * allowListingSecrets).
  */
 const SECRET_ACTIONS = [
   'secretsmanager:CreateSecret',
@@ -60,6 +65,8 @@ const NETWORK_INTERFACE_ACTIONS = [
  */
 export class PeeringFunction extends NodejsFunction {
   readonly executionRole: iam.Role;
+  /** Where the role and the log group live (beside the function, not inside it). */
+  readonly #scope: Construct;
 
   constructor(scope: Construct, id: string, props: PeeringFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}LogGroup`, { retention: FUNCTION_DEFAULTS.logRetention });
@@ -79,8 +86,9 @@ export class PeeringFunction extends NodejsFunction {
       description: props.description,
       runtime: FUNCTION_DEFAULTS.runtime,
       architecture: FUNCTION_DEFAULTS.architecture,
-      memorySize: FUNCTION_DEFAULTS.memorySize,
+      memorySize: props.memorySize ?? FUNCTION_DEFAULTS.memorySize,
       timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       tracing: FUNCTION_DEFAULTS.tracing,
       loggingFormat: FUNCTION_DEFAULTS.loggingFormat,
       logGroup,
@@ -111,6 +119,7 @@ export class PeeringFunction extends NodejsFunction {
       },
     });
     this.executionRole = role;
+    this.#scope = scope;
     // Lambda checks the role's ENI permissions when it creates the function.
     if (networkInterfaces) this.node.addDependency(networkInterfaces);
 
@@ -130,15 +139,10 @@ export class PeeringFunction extends NodejsFunction {
 
   /** Read and write the pipeline's secrets: only those under `<prefix>/`. */
   allowSecretsUnder(secretPrefix: string): void {
-    this.executionRole.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'PipelineSecrets',
-        actions: SECRET_ACTIONS,
-        resources: [secretArnPattern(secretPrefix)],
-      }),
-    );
-    Validations.of(this.executionRole).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${secretPrefix}/*]`,
+    this.allowSecretActions({
+      sid: 'PipelineSecrets',
+      actions: SECRET_ACTIONS,
+      namePrefix: secretPrefix,
       reason:
         'The functions create secrets whose names are only known at run time (one per cluster and per ' +
         'peering) and Secrets Manager appends a random suffix to every ARN: the grant is scoped to the ' +
@@ -146,11 +150,69 @@ export class PeeringFunction extends NodejsFunction {
     });
   }
 
-  /** Send to the pipeline's queues (any function may publish any event type, and to the DLQ). */
-  allowSendingTo(queues: sqs.IQueue[], key: kms.IKey): void {
+  /**
+   * Secrets Manager `actions` on the secrets named `<namePrefix>/…` only. The ARN pattern ends in `*`
+   * (names known at run time, random ARN suffix), so the cdk-nag finding is acknowledged, for exactly
+   * that pattern, with `reason`.
+   */
+  allowSecretActions(grant: { sid: string; actions: string[]; namePrefix: string; reason: string }): void {
     this.executionRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'PipelineQueues',
+        sid: grant.sid,
+        actions: grant.actions,
+        resources: [secretArnPattern(grant.namePrefix)],
+      }),
+    );
+    Validations.of(this.executionRole).acknowledge({
+      id: secretPatternFinding(grant.namePrefix),
+      reason: grant.reason,
+    });
+  }
+
+  /**
+   * `secretsmanager:GetSecretValue` on the one secret called `secretName` (its ARN is the name, a dash
+   * and six random characters: `-??????` matches exactly those, not `<name>-x`, not `<name>/x`).
+   */
+  allowReadingSecret(sid: string, secretName: string): void {
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid,
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [secretArnOf(secretName)],
+      }),
+    );
+  }
+
+  /**
+   * `secretsmanager:ListSecrets`, which supports no resource-level permissions: AWS accepts only `*`.
+   * It returns names, tags and descriptions, never values. Kept in a policy of its own, with its own
+   * acknowledgement, so the role's acknowledged `*` (X-Ray) cannot silently cover it or anything else.
+   */
+  allowListingSecrets(reason: string): iam.Policy {
+    const policy = new iam.Policy(this.#scope, `${this.node.id}ListSecrets`, {
+      roles: [this.executionRole],
+      statements: [
+        new iam.PolicyStatement({
+          sid: 'ListSecrets',
+          actions: ['secretsmanager:ListSecrets'],
+          resources: ['*'],
+        }),
+      ],
+    });
+    Validations.of(policy).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason });
+    // Granted before the function exists, so no invocation runs without it.
+    this.node.addDependency(policy);
+    return policy;
+  }
+
+  /**
+   * `sqs:SendMessage` to `queues` (and what a producer needs on their KMS key), nothing else. The
+   * statements are named `<name>Queues` and `<name>QueueKey`.
+   */
+  allowSendingTo(queues: sqs.IQueue[], key: kms.IKey, name = 'Pipeline'): void {
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: `${name}Queues`,
         actions: ['sqs:SendMessage'],
         resources: queues.map((queue) => queue.queueArn),
       }),
@@ -158,7 +220,7 @@ export class PeeringFunction extends NodejsFunction {
     // What an SQS producer needs on a queue's KMS key (SQS generates and decrypts data keys for it).
     this.executionRole.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: 'PipelineQueueKey',
+        sid: `${name}QueueKey`,
         actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
         resources: [key.keyArn],
       }),
@@ -174,6 +236,15 @@ export class PeeringFunction extends NodejsFunction {
 export function secretArnPattern(secretPrefix: string): string {
   return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${secretPrefix}/*`;
 }
+
+/** The ARN of the one secret named `secretName`: Secrets Manager appends `-` and six random characters. */
+export function secretArnOf(secretName: string): string {
+  return `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:${secretName}-??????`;
+}
+
+/** The cdk-nag finding id for a `<prefix>/*` secret pattern, as cdk-nag renders the pseudo parameters. */
+const secretPatternFinding = (secretPrefix: string): string =>
+  `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${secretPrefix}/*]`;
 
 function networkInterfacePolicy(scope: Construct, id: string, role: iam.IRole): iam.Policy {
   const policy = new iam.Policy(scope, id, {

@@ -1,13 +1,24 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ALARM_DEFAULTS } from './defaults';
 import type { QueueWorker } from './queue-worker';
 
+/** A function not fed by a queue (the Slack command, the drift scan). */
+export interface AlarmedFunction {
+  fn: lambda.IFunction;
+  /** Alarm when Lambda throttles it: its reserved concurrency was all in use. */
+  alarmOnThrottles?: boolean;
+}
+
 export interface PipelineAlarmsProps {
+  /** Queue-fed functions: their errors, and the age of their queue's oldest message. */
   workers: Record<string, QueueWorker>;
+  /** Every other function: its errors (and throttles when asked). */
+  functions?: Record<string, AlarmedFunction>;
   deadLetterQueue: sqs.IQueue;
   /** Notified on ALARM and on OK. */
   alarmTopic?: sns.ITopic;
@@ -16,8 +27,9 @@ export interface PipelineAlarmsProps {
 /**
  * What an operator must hear about: anything in the dead-letter queue (a permanent failure, or a
  * message that exhausted its retries), a function invocation that failed as a whole (a crash or a
- * timeout; record-level failures are partial batch responses, not errors), and a work queue whose
- * oldest message is getting old (stuck retries, or a consumer not keeping up).
+ * timeout; record-level failures are partial batch responses, not errors), a queue whose oldest
+ * message is getting old (stuck retries, or a consumer not keeping up), and a public-facing function
+ * refusing requests because its reserved concurrency is used up (a flood, or too small a cap).
  */
 export class PipelineAlarms extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -45,6 +57,23 @@ export class PipelineAlarms extends Construct {
         worker.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
         ALARM_DEFAULTS.oldestMessageAge.toSeconds(),
       );
+    }
+    for (const [name, { fn, alarmOnThrottles }] of Object.entries(props.functions ?? {})) {
+      this.add(
+        `${name}Errors`,
+        `${name}: invocations failed (crash or timeout)`,
+        fn.metricErrors({ period, statistic: 'Sum' }),
+        0,
+      );
+      if (alarmOnThrottles) {
+        this.add(
+          `${name}Throttles`,
+          `${name}: requests refused because its reserved concurrency was all in use ` +
+            '(a flood of requests, or more users than it is sized for)',
+          fn.metricThrottles({ period, statistic: 'Sum' }),
+          0,
+        );
+      }
     }
 
     if (props.alarmTopic) {

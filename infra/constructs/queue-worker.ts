@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Construct } from 'constructs';
-import { functionEntry, type FunctionName } from './bundle-options';
-import { QUEUE_DEFAULTS, WORKER_DEFAULTS } from './defaults';
+import { functionEntry } from './bundle-options';
+import { QUEUE_DEFAULTS, WORKER_DEFAULTS, type WorkerName } from './defaults';
 import { PeeringFunction, type VpcPlacement } from './peering-function';
 import type { SecureQueue } from './secure-queue';
 
@@ -11,18 +11,20 @@ export const visibilityTimeoutFor = (functionTimeout: Duration): Duration =>
   Duration.seconds(functionTimeout.toSeconds() * QUEUE_DEFAULTS.visibilityTimeoutPerFunctionTimeout);
 
 export interface QueueWorkerProps {
-  name: FunctionName;
+  name: WorkerName;
   /** The queue this function consumes; its visibility timeout must fit the function's timeout. */
   queue: SecureQueue;
   projectRoot: string;
   environment: Record<string, string>;
+  /** In the VPC (to reach Consul); none for a function that never talks to Consul. */
   placement?: VpcPlacement;
   logLevel?: string;
 }
 
 /**
- * One pipeline step: a PeeringFunction fed by its work queue, with partial batch responses (a failed
- * record is redelivered alone), a small batch and a concurrency cap from WORKER_DEFAULTS.
+ * A PeeringFunction fed by its queue (a pipeline step, or the outcome notifier), with partial batch
+ * responses (a failed record is redelivered alone), a small batch and a concurrency cap from
+ * WORKER_DEFAULTS. Refuses a queue whose visibility timeout does not fit the function's timeout.
  */
 export class QueueWorker extends Construct {
   readonly fn: PeeringFunction;

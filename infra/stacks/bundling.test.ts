@@ -3,19 +3,34 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { FUNCTION_NAMES } from '../constructs/bundle-options';
 import { synthStack } from '../testing/synth';
 
 // The one test that really bundles: every function with the local esbuild, as `cdk synth` does.
 jest.setTimeout(120_000);
 
-const LAMBDA_ENV = {
-  AWS_REGION: 'eu-west-1',
-  ONBOARD_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/onboard',
-  ACCEPT_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/accept',
-  DIAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dial',
-  OUTCOME_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/outcomes',
-  DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters',
+type FunctionResource = {
+  Properties: {
+    Code: { S3Key: string };
+    Environment: { Variables: Record<string, unknown> };
+  };
 };
+
+/**
+ * The environment the stack gives the function, with each deploy-time reference (a queue URL) replaced
+ * by an example value, so the module-scope wiring (required variables, allow-list parsing) runs as in
+ * Lambda. Slack allow lists from context, so they are parsed too.
+ */
+function lambdaEnvironment(fn: FunctionResource): Record<string, string> {
+  const env: Record<string, string> = { AWS_REGION: 'eu-west-1' };
+  for (const [name, value] of Object.entries(fn.Properties.Environment.Variables)) {
+    env[name] =
+      typeof value === 'string'
+        ? value
+        : `https://sqs.eu-west-1.amazonaws.com/123456789012/${name.toLowerCase().replaceAll('_', '-')}`;
+  }
+  return env;
+}
 
 describe('function bundles', () => {
   const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-bundling-test-'));
@@ -24,14 +39,20 @@ describe('function bundles', () => {
   });
 
   it('bundles every function into an ESM file with a source map that loads on Node 22 and exports handler', () => {
-    const { template } = synthStack({ bundle: true, outdir });
+    const { template } = synthStack({
+      bundle: true,
+      outdir,
+      context: {
+        'consulPeering:slackAllowedUserIds': 'U024BE7LH',
+        'consulPeering:slackAllowedChannelIds': 'C024BE91L',
+      },
+    });
     const functions = Object.values(
-      template.findResources('AWS::Lambda::Function') as Record<
-        string,
-        { Properties: { Code: { S3Key: string } } }
-      >,
+      template.findResources('AWS::Lambda::Function') as Record<string, FunctionResource>,
     );
-    expect(functions).toHaveLength(3);
+    // Every function the stack deploys, which is every entry of FUNCTION_NAMES (the bundle report's list).
+    expect(functions).toHaveLength(FUNCTION_NAMES.length);
+    expect(new Set(functions.map((fn) => fn.Properties.Code.S3Key)).size).toBe(FUNCTION_NAMES.length);
     expect(process.version).toMatch(/^v22\./);
 
     for (const fn of functions) {
@@ -47,7 +68,7 @@ describe('function bundles', () => {
         process.execPath,
         ['--enable-source-maps', '--input-type=module', '-e', probe],
         {
-          env: { PATH: process.env.PATH, ...LAMBDA_ENV },
+          env: { PATH: process.env.PATH, ...lambdaEnvironment(fn) },
           encoding: 'utf8',
         },
       );

@@ -49,13 +49,22 @@ describe('cdk-nag AwsSolutions checks', () => {
   it('acknowledges only the reviewed rules, each with a reason', () => {
     const { app } = synthStack({ context: NETWORK_CONTEXT });
     const acknowledged = acknowledgements(app);
+    const secretPattern = (folder: string) =>
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${folder}/*]`;
     expect([...acknowledged.keys()].filter((rule) => rule.startsWith('AwsSolutions-')).sort()).toEqual([
       'AwsSolutions-IAM5[Resource::*]',
-      'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:consul-peering/*]',
+      secretPattern('consul-peering'),
+      secretPattern('consul-peering/peering-tokens'),
+      secretPattern('consul-peering/slack-responses'),
       'AwsSolutions-L1',
     ]);
-    // Two distinct "*" reasons: X-Ray on the roles, ENI actions on the VPC policies.
-    expect(acknowledged.get('AwsSolutions-IAM5[Resource::*]')?.size).toBe(2);
+    // Four distinct "*" reasons: X-Ray on the roles, ENI actions on the VPC policies, and ListSecrets
+    // (slack-command and drift-remediation, each saying why it lists).
+    const wildcardReasons = [...(acknowledged.get('AwsSolutions-IAM5[Resource::*]') ?? [])];
+    expect(wildcardReasons).toHaveLength(4);
+    expect(wildcardReasons.filter((reason) => reason.includes('secretsmanager:ListSecrets'))).toHaveLength(2);
+    // Two reasons for slack-responses/* (slack-command writes, notify-outcome reads and deletes).
+    expect(acknowledged.get(secretPattern('consul-peering/slack-responses'))?.size).toBe(2);
     for (const reasons of acknowledged.values()) {
       for (const reason of reasons) expect(reason.length).toBeGreaterThan(60);
     }

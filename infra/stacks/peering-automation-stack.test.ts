@@ -1,4 +1,15 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import {
+  clusterSecretName,
+  gatewayTokenSecretName,
+  peeringRecordSecretName,
+  peeringTokenSecretName,
+} from '#commons/naming';
+import { slackResponseSecretName } from '#commons/slack/naming';
+import { METRICS_NAMESPACE } from '../../functions/drift-remediation/handler';
+import { FUNCTION_NAMES } from '../constructs/bundle-options';
+import { DRIFT_DEFAULTS } from '../constructs/defaults';
+import { allows, grantsFor, secretArn } from '../testing/iam';
 import { NETWORK_CONTEXT, synthStack } from '../testing/synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
@@ -42,13 +53,45 @@ const QUEUES = [
   'DialPeeringQueue',
 ];
 const WORK_QUEUES = ['OnboardClusterQueue', 'AcceptPeeringQueue', 'DialPeeringQueue'];
-const FUNCTIONS = ['OnboardClusterFunction', 'AcceptPeeringFunction', 'DialPeeringFunction'];
+/** The pipeline's steps: they talk to Consul, in the VPC when one is configured. */
+const PIPELINE = ['OnboardClusterFunction', 'AcceptPeeringFunction', 'DialPeeringFunction'];
+const FUNCTIONS = [...PIPELINE, 'NotifyOutcomeFunction', 'SlackCommandFunction', 'DriftRemediationFunction'];
+/** The functions that talk to Consul, and so run in the VPC when one is configured. */
+const IN_VPC = [...PIPELINE, 'DriftRemediationFunction'];
+/** Never in a VPC: they never talk to Consul (notify-outcome talks to Slack, slack-command is public). */
+const OUTSIDE_VPC = ['NotifyOutcomeFunction', 'SlackCommandFunction'];
+
+/** Example ARNs of the secrets the pipeline keeps, by what they hold. */
+const PREFIX = 'consul-peering';
+const CONSUL_TOKEN_SECRETS = {
+  'cluster connection (automation token)': secretArn(clusterSecretName(PREFIX, 'dc1')),
+  'gateway token': secretArn(gatewayTokenSecretName(PREFIX, 'dc1')),
+  'peering token': secretArn(peeringTokenSecretName(PREFIX, 'dc1', 'dc2')),
+};
+const PEERING_RECORD = secretArn(peeringRecordSecretName(PREFIX, 'dc1', 'dc2'));
+const SLACK_RESPONSE = secretArn(slackResponseSecretName(PREFIX, 'slack-0b5e6f1c'));
+const SIGNING_SECRET = secretArn(`${PREFIX}/slack/signing-secret`);
+const SECRET_READS = ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'];
+const SECRET_WRITES = [
+  'secretsmanager:CreateSecret',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:DeleteSecret',
+  'secretsmanager:TagResource',
+];
 
 describe('PeeringAutomationStack (defaults)', () => {
   const { template } = synthStack();
   const queueId = (name: string) => logicalId(template, 'AWS::SQS::Queue', name);
   const functionId = (name: string) => logicalId(template, 'AWS::Lambda::Function', name);
+  const functionProps = (name: string) =>
+    resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]?.Properties ?? {};
+  const queueArn = (name: string) => `${queueId(name)}.Arn`;
   const keyId = logicalId(template, 'AWS::KMS::Key', 'QueueKey');
+
+  it('deploys one function per entry of FUNCTION_NAMES (the list the bundle report and bundling test use)', () => {
+    expect(FUNCTIONS).toHaveLength(FUNCTION_NAMES.length);
+    template.resourceCountIs('AWS::Lambda::Function', FUNCTION_NAMES.length);
+  });
 
   it('creates the five queues and a rotating KMS key for them', () => {
     template.resourceCountIs('AWS::SQS::Queue', 5);
@@ -98,30 +141,37 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  it('feeds each function from its own queue with partial batch responses, small batches and a concurrency cap', () => {
+  it('feeds each queue-fed function from its own queue with partial batch responses, small batches and a concurrency cap', () => {
     const mappings = Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'));
-    expect(mappings).toHaveLength(3);
-    const pairs = mappings.map((mapping) => [
+    expect(mappings).toHaveLength(4);
+    const found = mappings.map((mapping) => [
       (mapping.Properties.FunctionName as { Ref: string }).Ref,
       (mapping.Properties.EventSourceArn as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
+      mapping.Properties.BatchSize,
     ]);
-    expect(pairs.sort()).toEqual(
+    expect(found.sort()).toEqual(
       [
-        [functionId('AcceptPeeringFunction'), queueId('AcceptPeeringQueue')],
-        [functionId('DialPeeringFunction'), queueId('DialPeeringQueue')],
-        [functionId('OnboardClusterFunction'), queueId('OnboardClusterQueue')],
+        [functionId('AcceptPeeringFunction'), queueId('AcceptPeeringQueue'), 5],
+        [functionId('DialPeeringFunction'), queueId('DialPeeringQueue'), 1],
+        [functionId('OnboardClusterFunction'), queueId('OnboardClusterQueue'), 5],
+        // notify-outcome consumes the outcomes queue (peering.established / peering.failed).
+        [functionId('NotifyOutcomeFunction'), queueId('OutcomeQueue'), 10],
       ].sort(),
     );
     for (const mapping of mappings) {
       expect(mapping.Properties.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
-      expect(mapping.Properties.BatchSize).toBeLessThanOrEqual(5);
       const scaling = mapping.Properties.ScalingConfig as { MaximumConcurrency: number };
       expect(scaling.MaximumConcurrency).toBeGreaterThanOrEqual(2);
       expect(scaling.MaximumConcurrency).toBeLessThanOrEqual(5);
     }
   });
 
-  it('sets each work queue visibility timeout to at least 6x its consumer timeout', () => {
+  it('gives the outcomes queue a visibility timeout of 6x the notifier timeout', () => {
+    const queue = resourcesOf(template, 'AWS::SQS::Queue')[queueId('OutcomeQueue')]?.Properties;
+    expect(queue?.VisibilityTimeout).toBe(6 * (functionProps('NotifyOutcomeFunction').Timeout as number));
+  });
+
+  it('sets each consumed queue visibility timeout to at least 6x its consumer timeout', () => {
     const queues = resourcesOf(template, 'AWS::SQS::Queue');
     const functions = resourcesOf(template, 'AWS::Lambda::Function');
     for (const mapping of Object.values(resourcesOf(template, 'AWS::Lambda::EventSourceMapping'))) {
@@ -151,41 +201,64 @@ describe('PeeringAutomationStack (defaults)', () => {
 
   it('sets log retention on every function log group', () => {
     const groups = Object.values(resourcesOf(template, 'AWS::Logs::LogGroup'));
-    expect(groups).toHaveLength(3);
+    expect(groups).toHaveLength(FUNCTIONS.length);
     for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
   });
 
   it('gives the functions timeouts that fit their work (dial: establish + activation poll)', () => {
-    const timeouts = Object.fromEntries(
-      FUNCTIONS.map((name) => [
-        name,
-        resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]?.Properties.Timeout,
-      ]),
-    );
+    const timeouts = Object.fromEntries(FUNCTIONS.map((name) => [name, functionProps(name).Timeout]));
     expect(timeouts).toEqual({
       OnboardClusterFunction: 45,
       AcceptPeeringFunction: 30,
       DialPeeringFunction: 60,
+      // Ten records one after the other, each at most a 5 s post to Slack and two secret calls.
+      NotifyOutcomeFunction: 60,
+      // Slack stops waiting after 3 s.
+      SlackCommandFunction: 10,
+      // A scan of the whole fleet.
+      DriftRemediationFunction: 300,
     });
   });
 
-  it.each(FUNCTIONS)('wires %s to every queue and the secret prefix through its environment', (name) => {
-    const variables = (
-      resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]?.Properties.Environment as {
-        Variables: Record<string, unknown>;
-      }
-    ).Variables;
-    expect(variables).toMatchObject({
-      ONBOARD_QUEUE_URL: { Ref: queueId('OnboardClusterQueue') },
-      ACCEPT_QUEUE_URL: { Ref: queueId('AcceptPeeringQueue') },
-      DIAL_QUEUE_URL: { Ref: queueId('DialPeeringQueue') },
-      OUTCOME_QUEUE_URL: { Ref: queueId('OutcomeQueue') },
-      DEAD_LETTER_QUEUE_URL: { Ref: queueId('DeadLetterQueue') },
-      SECRET_PREFIX: 'consul-peering',
-      LOG_LEVEL: 'INFO',
-      NODE_OPTIONS: '--enable-source-maps',
+  it('reserves concurrency only for slack-command (a small cap on a public URL) and the drift scan (one at a time)', () => {
+    const reserved = Object.fromEntries(
+      FUNCTIONS.map((name) => [name, functionProps(name).ReservedConcurrentExecutions]),
+    );
+    expect(reserved).toEqual({
+      OnboardClusterFunction: undefined,
+      AcceptPeeringFunction: undefined,
+      DialPeeringFunction: undefined,
+      NotifyOutcomeFunction: undefined,
+      SlackCommandFunction: 5,
+      DriftRemediationFunction: 1,
     });
   });
+
+  it('gives slack-command more memory than the pipeline, for a fast cold start', () => {
+    expect(functionProps('SlackCommandFunction').MemorySize).toBeGreaterThanOrEqual(1024);
+    expect(functionProps('OnboardClusterFunction').MemorySize).toBe(512);
+  });
+
+  it.each([...PIPELINE, 'DriftRemediationFunction'])(
+    'wires %s to every queue and the secret prefix through its environment',
+    (name) => {
+      const variables = (
+        resourcesOf(template, 'AWS::Lambda::Function')[functionId(name)]?.Properties.Environment as {
+          Variables: Record<string, unknown>;
+        }
+      ).Variables;
+      expect(variables).toMatchObject({
+        ONBOARD_QUEUE_URL: { Ref: queueId('OnboardClusterQueue') },
+        ACCEPT_QUEUE_URL: { Ref: queueId('AcceptPeeringQueue') },
+        DIAL_QUEUE_URL: { Ref: queueId('DialPeeringQueue') },
+        OUTCOME_QUEUE_URL: { Ref: queueId('OutcomeQueue') },
+        DEAD_LETTER_QUEUE_URL: { Ref: queueId('DeadLetterQueue') },
+        SECRET_PREFIX: 'consul-peering',
+        LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    },
+  );
 
   it('uses roles of our own, with no AWS managed policies', () => {
     for (const role of Object.values(resourcesOf(template, 'AWS::IAM::Role'))) {
@@ -193,12 +266,60 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  it('grants "*" only for X-Ray, which has no resource-level permissions', () => {
+  it('wires notify-outcome to the secret prefix and the dead-letter queue only', () => {
+    expect(functionProps('NotifyOutcomeFunction').Environment).toEqual({
+      Variables: {
+        SECRET_PREFIX: 'consul-peering',
+        DEAD_LETTER_QUEUE_URL: { Ref: queueId('DeadLetterQueue') },
+        LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+  });
+
+  it('wires slack-command to its signing secret, the (empty: fail closed) allow lists and the accept queue', () => {
+    expect(functionProps('SlackCommandFunction').Environment).toEqual({
+      Variables: {
+        SLACK_SIGNING_SECRET_NAME: 'consul-peering/slack/signing-secret',
+        SLACK_ALLOWED_USERS: '',
+        SLACK_ALLOWED_CHANNELS: '',
+        SECRET_PREFIX: 'consul-peering',
+        ACCEPT_QUEUE_URL: { Ref: queueId('AcceptPeeringQueue') },
+        LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+  });
+
+  it('grants "*" only for X-Ray and for ListSecrets (slack-command and drift), which have no resource-level permissions', () => {
     const wildcards = statements(template).filter(({ statement }) => list(statement.Resource).includes('*'));
-    expect(wildcards).toHaveLength(3);
-    for (const { statement } of wildcards) {
+    expect(wildcards).toHaveLength(FUNCTIONS.length + 2);
+    const listers: string[] = [];
+    for (const { policy, statement } of wildcards) {
       expect(list(statement.Resource)).toEqual(['*']);
-      expect(list(statement.Action).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      const actions = list(statement.Action).sort();
+      if (actions.includes('secretsmanager:ListSecrets')) {
+        // In a policy of its own, so the role's acknowledged "*" (X-Ray) never covers it.
+        expect(actions).toEqual(['secretsmanager:ListSecrets']);
+        expect(policy).toMatch(/ListSecrets/);
+        listers.push(policy);
+      } else {
+        expect(actions).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+        expect(policy).toMatch(/RoleDefaultPolicy/);
+      }
+    }
+    expect(listers.map((policy) => policy.replace(/FunctionListSecrets.*$/, '')).sort()).toEqual([
+      'DriftRemediation',
+      'SlackCommand',
+    ]);
+    expect(allows(template, functionId('SlackCommandFunction'), 'secretsmanager:ListSecrets', '*')).toBe(
+      true,
+    );
+    expect(allows(template, functionId('DriftRemediationFunction'), 'secretsmanager:ListSecrets', '*')).toBe(
+      true,
+    );
+    for (const name of [...PIPELINE, 'NotifyOutcomeFunction']) {
+      expect(allows(template, functionId(name), 'secretsmanager:ListSecrets', '*')).toBe(false);
     }
   });
 
@@ -208,34 +329,163 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  it('scopes Secrets Manager to secrets under the prefix, without delete or list', () => {
-    const secretStatements = statements(template).filter(({ statement }) =>
-      list(statement.Action).some((action) => action.startsWith('secretsmanager:')),
+  const pipelineSecrets = {
+    actions: [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:TagResource',
+    ],
+    resources: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/*'],
+  };
+
+  it.each(PIPELINE)(
+    'scopes the Secrets Manager grants of %s to secrets under the prefix, without delete or list',
+    (name) => {
+      expect(grantsFor(template, functionId(name), 'secretsmanager')).toEqual([pipelineSecrets]);
+    },
+  );
+
+  it('grants drift-remediation the pipeline secrets, ListSecrets, and DeleteSecret on peering tokens only', () => {
+    expect(grantsFor(template, functionId('DriftRemediationFunction'), 'secretsmanager')).toEqual(
+      expect.arrayContaining([
+        pipelineSecrets,
+        { actions: ['secretsmanager:ListSecrets'], resources: ['*'] },
+        {
+          actions: ['secretsmanager:DeleteSecret'],
+          resources: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/peering-tokens/*'],
+        },
+      ]),
     );
-    expect(secretStatements).toHaveLength(3);
-    for (const { statement } of secretStatements) {
-      expect(statement.Resource).toEqual({
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':secretsmanager:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':secret:consul-peering/*',
-          ],
-        ],
-      });
-      expect(list(statement.Action).sort()).toEqual([
-        'secretsmanager:CreateSecret',
-        'secretsmanager:DescribeSecret',
-        'secretsmanager:GetSecretValue',
-        'secretsmanager:PutSecretValue',
-        'secretsmanager:TagResource',
-      ]);
+    expect(grantsFor(template, functionId('DriftRemediationFunction'), 'secretsmanager')).toHaveLength(3);
+    const fn = functionId('DriftRemediationFunction');
+    expect(allows(template, fn, 'secretsmanager:DeleteSecret', CONSUL_TOKEN_SECRETS['peering token'])).toBe(
+      true,
+    );
+    // It reads what it compares (connection secrets, gateway tokens, peering records)…
+    for (const arn of [...Object.values(CONSUL_TOKEN_SECRETS), PEERING_RECORD]) {
+      expect(allows(template, fn, 'secretsmanager:GetSecretValue', arn)).toBe(true);
     }
+    // …but deletes nothing else.
+    for (const arn of [
+      CONSUL_TOKEN_SECRETS['cluster connection (automation token)'],
+      CONSUL_TOKEN_SECRETS['gateway token'],
+      PEERING_RECORD,
+      SLACK_RESPONSE,
+    ]) {
+      expect(allows(template, fn, 'secretsmanager:DeleteSecret', arn)).toBe(false);
+    }
+  });
+
+  it('grants notify-outcome GetSecretValue and DeleteSecret on <prefix>/slack-responses/* and nothing else of Secrets Manager', () => {
+    const fn = functionId('NotifyOutcomeFunction');
+    expect(grantsFor(template, fn, 'secretsmanager')).toEqual([
+      {
+        actions: ['secretsmanager:DeleteSecret', 'secretsmanager:GetSecretValue'],
+        resources: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/slack-responses/*'],
+      },
+    ]);
+    expect(allows(template, fn, 'secretsmanager:GetSecretValue', SLACK_RESPONSE)).toBe(true);
+    expect(allows(template, fn, 'secretsmanager:DeleteSecret', SLACK_RESPONSE)).toBe(true);
+    for (const arn of [...Object.values(CONSUL_TOKEN_SECRETS), PEERING_RECORD, SIGNING_SECRET]) {
+      for (const action of [...SECRET_READS, ...SECRET_WRITES])
+        expect(allows(template, fn, action, arn)).toBe(false);
+    }
+  });
+
+  describe('slack-command (public function URL)', () => {
+    const fn = () => functionId('SlackCommandFunction');
+
+    it('grants exactly: its signing secret (read), slack-responses (read, write, delete), ListSecrets', () => {
+      expect(grantsFor(template, fn(), 'secretsmanager')).toEqual(
+        expect.arrayContaining([
+          {
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [
+              'arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/slack/signing-secret-??????',
+            ],
+          },
+          {
+            actions: [
+              'secretsmanager:CreateSecret',
+              'secretsmanager:DeleteSecret',
+              'secretsmanager:GetSecretValue',
+              'secretsmanager:PutSecretValue',
+              'secretsmanager:TagResource',
+            ],
+            resources: [
+              'arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/slack-responses/*',
+            ],
+          },
+          { actions: ['secretsmanager:ListSecrets'], resources: ['*'] },
+        ]),
+      );
+      expect(grantsFor(template, fn(), 'secretsmanager')).toHaveLength(3);
+      expect(allows(template, fn(), 'secretsmanager:GetSecretValue', SIGNING_SECRET)).toBe(true);
+      for (const action of ['secretsmanager:GetSecretValue', ...SECRET_WRITES]) {
+        expect(allows(template, fn(), action, SLACK_RESPONSE)).toBe(true);
+      }
+    });
+
+    it.each(Object.entries(CONSUL_TOKEN_SECRETS))(
+      'cannot read, change or delete a %s secret',
+      (_kind, arn) => {
+        for (const action of [...SECRET_READS, ...SECRET_WRITES]) {
+          expect(allows(template, fn(), action, arn)).toBe(false);
+        }
+      },
+    );
+
+    it('reads only its own signing secret, not another secret whose name merely starts the same', () => {
+      expect(
+        allows(
+          template,
+          fn(),
+          'secretsmanager:GetSecretValue',
+          secretArn('consul-peering/slack/signing-secret-x'),
+        ),
+      ).toBe(false);
+      expect(
+        allows(
+          template,
+          fn(),
+          'secretsmanager:GetSecretValue',
+          secretArn('consul-peering/slack/signing-secret/x'),
+        ),
+      ).toBe(false);
+      expect(allows(template, fn(), 'secretsmanager:PutSecretValue', SIGNING_SECRET)).toBe(false);
+    });
+
+    it('is the only function behind a function URL, and that URL is AuthType NONE', () => {
+      const urls = Object.values(resourcesOf(template, 'AWS::Lambda::Url'));
+      expect(urls).toHaveLength(1);
+      expect(urls[0]?.Properties).toEqual({ AuthType: 'NONE', TargetFunctionArn: getAtt(fn()) });
+    });
+
+    it('lets anyone invoke it only through the URL (no public lambda:InvokeFunction without it)', () => {
+      const publicPermissions = Object.values(resourcesOf(template, 'AWS::Lambda::Permission')).filter(
+        (permission) => permission.Properties.Principal === '*',
+      );
+      expect(
+        publicPermissions
+          .map((permission) => permission.Properties)
+          .sort((a, b) => String(a.Action).localeCompare(String(b.Action))),
+      ).toEqual([
+        {
+          Action: 'lambda:InvokeFunction',
+          FunctionName: getAtt(fn()),
+          InvokedViaFunctionUrl: true,
+          Principal: '*',
+        },
+        {
+          Action: 'lambda:InvokeFunctionUrl',
+          FunctionName: getAtt(fn()),
+          FunctionUrlAuthType: 'NONE',
+          Principal: '*',
+        },
+      ]);
+    });
   });
 
   it('scopes KMS to our key and SQS to our queues', () => {
@@ -253,18 +503,29 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  it('lets every function send to all five queues (any step may publish any event type, and to the DLQ)', () => {
-    const senders = statements(template).filter(({ statement }) =>
-      list(statement.Action).includes('sqs:SendMessage'),
-    );
-    expect(senders).toHaveLength(3);
-    for (const { statement } of senders) {
-      expect(list(statement.Resource)).toHaveLength(5);
-    }
+  it('lets each function send only where it publishes', () => {
+    const sendsTo = (name: string) =>
+      QUEUES.filter((queue) => allows(template, functionId(name), 'sqs:SendMessage', queueArn(queue)));
+    // Any step may publish any event type, and dead-letter.
+    for (const name of PIPELINE) expect(sendsTo(name)).toEqual(QUEUES);
+    expect(sendsTo('NotifyOutcomeFunction')).toEqual(['DeadLetterQueue']);
+    expect(sendsTo('SlackCommandFunction')).toEqual(['AcceptPeeringQueue']);
+    expect(sendsTo('DriftRemediationFunction')).toEqual(WORK_QUEUES);
   });
 
-  it('alarms on dead letters, function errors and the age of each work queue', () => {
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+  it('lets each queue-fed function receive from its own queue only', () => {
+    const receivesFrom = (name: string) =>
+      QUEUES.filter((queue) => allows(template, functionId(name), 'sqs:ReceiveMessage', queueArn(queue)));
+    expect(receivesFrom('NotifyOutcomeFunction')).toEqual(['OutcomeQueue']);
+    expect(receivesFrom('OnboardClusterFunction')).toEqual(['OnboardClusterQueue']);
+    expect(receivesFrom('SlackCommandFunction')).toEqual([]);
+    expect(receivesFrom('DriftRemediationFunction')).toEqual([]);
+  });
+
+  it('alarms on dead letters, function errors, the age of each consumed queue, and slack-command throttles', () => {
+    // DLQ; errors of the six functions; oldest message of the three work queues and the outcomes queue;
+    // slack-command throttles.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + 6 + 4 + 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -280,7 +541,14 @@ describe('PeeringAutomationStack (defaults)', () => {
         Threshold: 0,
       });
     }
-    for (const name of WORK_QUEUES) {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionId('SlackCommandFunction') } }],
+      Statistic: 'Sum',
+      Threshold: 0,
+    });
+    for (const name of [...WORK_QUEUES, 'OutcomeQueue']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         MetricName: 'ApproximateAgeOfOldestMessage',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId(name), 'QueueName'] } }],
@@ -292,23 +560,85 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  it('has a dashboard', () => {
+  it('has a dashboard with a row for every function, and the drift metrics in the namespace the function writes', () => {
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = JSON.stringify(Object.values(resourcesOf(template, 'AWS::CloudWatch::Dashboard'))[0]);
+    for (const name of FUNCTIONS) expect(body).toContain(JSON.stringify({ Ref: functionId(name) }));
+    expect(DRIFT_DEFAULTS.metricsNamespace).toBe(METRICS_NAMESPACE);
+    expect(body).toContain(`\\"${METRICS_NAMESPACE}\\",\\"DriftFindings\\"`);
   });
 
-  it('records the settings of the functions that are not deployed yet, and creates none of them', () => {
-    expect(template.toJSON().Metadata).toEqual({
-      ConsulPeeringAutomation: {
-        driftSchedule: 'rate(1 hour)',
-        slack: {
-          signingSecretName: 'consul-peering/slack/signing-secret',
-          allowedUserIds: [],
-          allowedChannelIds: [],
-        },
+  it('runs the drift scan on the default schedule (rate(1 hour)), one scan at a time, without retries', () => {
+    const rules = Object.values(resourcesOf(template, 'AWS::Events::Rule'));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]?.Properties).toMatchObject({
+      ScheduleExpression: 'rate(1 hour)',
+      State: 'ENABLED',
+      Targets: [{ Arn: getAtt(functionId('DriftRemediationFunction')) }],
+    });
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(functionId('DriftRemediationFunction')),
+      Principal: 'events.amazonaws.com',
+      SourceArn: getAtt(logicalId(template, 'AWS::Events::Rule', 'DriftRemediationSchedule')),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: functionId('DriftRemediationFunction') },
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 900,
+    });
+  });
+
+  it('records no settings of undeployed functions in the template metadata any more', () => {
+    expect(template.toJSON().Metadata).toBeUndefined();
+  });
+
+  it('outputs the Slack command URL and the drift function name', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.SlackCommandUrl?.Value).toEqual({
+      'Fn::GetAtt': [
+        logicalId(template, 'AWS::Lambda::Url', 'SlackCommandFunctionFunctionUrl'),
+        'FunctionUrl',
+      ],
+    });
+    expect(outputs.DriftFunctionName?.Value).toEqual({ Ref: functionId('DriftRemediationFunction') });
+  });
+});
+
+describe('PeeringAutomationStack (drift schedule and Slack settings from context)', () => {
+  const { template } = synthStack({
+    context: {
+      'consulPeering:driftSchedule': 'cron(0/15 * * * ? *)',
+      'consulPeering:slackSigningSecretName': 'chatops/peering-signing-secret',
+      'consulPeering:slackAllowedUserIds': 'U024BE7LH,W012A3CDE',
+      'consulPeering:slackAllowedChannelIds': ['C024BE91L'],
+    },
+  });
+  const functionId = (name: string) => logicalId(template, 'AWS::Lambda::Function', name);
+
+  it('schedules the drift function with the context expression', () => {
+    template.resourceCountIs('AWS::Events::Rule', 1);
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'cron(0/15 * * * ? *)',
+      Targets: [Match.objectLike({ Arn: getAtt(functionId('DriftRemediationFunction')) })],
+    });
+  });
+
+  it('passes the allow lists comma-joined and the signing secret name, and lets slack-command read only that secret', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          SLACK_SIGNING_SECRET_NAME: 'chatops/peering-signing-secret',
+          SLACK_ALLOWED_USERS: 'U024BE7LH,W012A3CDE',
+          SLACK_ALLOWED_CHANNELS: 'C024BE91L',
+        }),
       },
     });
-    template.resourceCountIs('AWS::Lambda::Function', 3);
-    template.resourceCountIs('AWS::Events::Rule', 0);
+    const fn = functionId('SlackCommandFunction');
+    expect(
+      allows(template, fn, 'secretsmanager:GetSecretValue', secretArn('chatops/peering-signing-secret')),
+    ).toBe(true);
+    expect(allows(template, fn, 'secretsmanager:GetSecretValue', SIGNING_SECRET)).toBe(false);
   });
 });
 
@@ -325,7 +655,7 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
     },
   });
 
-  it.each(FUNCTIONS)('places %s in the subnets and security groups from context', (name) => {
+  it.each(IN_VPC)('places %s in the subnets and security groups from context', (name) => {
     const fn = resourcesOf(template, 'AWS::Lambda::Function')[
       logicalId(template, 'AWS::Lambda::Function', name)
     ];
@@ -337,13 +667,23 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
     expect(fn?.DependsOn).toContain(logicalId(template, 'AWS::IAM::Policy', `${name}NetworkInterfaces`));
   });
 
+  it.each(OUTSIDE_VPC)('keeps %s outside the VPC (it never talks to Consul)', (name) => {
+    const id = logicalId(template, 'AWS::Lambda::Function', name);
+    expect(resourcesOf(template, 'AWS::Lambda::Function')[id]?.Properties.VpcConfig).toBeUndefined();
+    expect(
+      Object.keys(resourcesOf(template, 'AWS::IAM::Policy')).some((policy) =>
+        policy.startsWith(`${name}NetworkInterfaces`),
+      ),
+    ).toBe(false);
+  });
+
   it('creates no security group and adds no rule to the imported ones', () => {
     template.resourceCountIs('AWS::EC2::SecurityGroup', 0);
     template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 0);
     template.resourceCountIs('AWS::EC2::SecurityGroupEgress', 0);
   });
 
-  it('grants "*" only for X-Ray and for the ENI actions Lambda needs in a VPC', () => {
+  it('grants "*" only for X-Ray, ListSecrets and the ENI actions Lambda needs in a VPC', () => {
     const eniActions = [
       'ec2:AssignPrivateIpAddresses',
       'ec2:CreateNetworkInterface',
@@ -354,10 +694,12 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
     ];
     const xrayActions = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
     const wildcards = statements(template).filter(({ statement }) => list(statement.Resource).includes('*'));
-    expect(wildcards).toHaveLength(6);
+    // X-Ray on the six roles, ENIs for the four functions in the VPC, ListSecrets for two.
+    expect(wildcards).toHaveLength(6 + 4 + 2);
     for (const { policy, statement } of wildcards) {
       const actions = list(statement.Action).sort();
       if (policy.includes('NetworkInterfaces')) expect(actions).toEqual(eniActions);
+      else if (policy.includes('ListSecrets')) expect(actions).toEqual(['secretsmanager:ListSecrets']);
       else expect(actions).toEqual(xrayActions);
     }
   });
@@ -385,9 +727,34 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
     const secretStatements = statements(template).filter(({ statement }) =>
       list(statement.Action).includes('secretsmanager:GetSecretValue'),
     );
+    expect(secretStatements.length).toBeGreaterThan(0);
     for (const { statement } of secretStatements) {
-      expect(JSON.stringify(statement.Resource)).toContain(':secret:platform/peering/*');
+      expect(JSON.stringify(statement.Resource)).toContain(':secret:platform/peering/');
     }
+    // The slack function follows the prefix too, and still cannot read a cluster secret under it.
+    const slack = logicalId(template, 'AWS::Lambda::Function', 'SlackCommandFunction');
+    expect(
+      allows(
+        template,
+        slack,
+        'secretsmanager:GetSecretValue',
+        secretArn('platform/peering/slack/signing-secret'),
+      ),
+    ).toBe(true);
+    expect(
+      allows(
+        template,
+        slack,
+        'secretsmanager:CreateSecret',
+        secretArn('platform/peering/slack-responses/r1'),
+      ),
+    ).toBe(true);
+    expect(
+      allows(template, slack, 'secretsmanager:GetSecretValue', secretArn('platform/peering/clusters/dc1')),
+    ).toBe(false);
+    expect(
+      allows(template, slack, 'secretsmanager:CreateSecret', secretArn('consul-peering/slack-responses/r1')),
+    ).toBe(false);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ SECRET_PREFIX: 'platform/peering' }) },
     });
@@ -405,6 +772,14 @@ describe('PeeringAutomationStack configuration errors', () => {
   it('fails synth with the context key and what it expects', () => {
     expect(() => synthStack({ context: { 'consulPeering:subnetIds': 'subnet-1' } })).toThrow(
       /context key "consulPeering:subnetIds": expected subnet ids like "subnet-0123456789abcdef0"/,
+    );
+  });
+
+  it('refuses a Slack signing secret under the prefix outside <prefix>/slack/ (slack-command would be able to read it)', () => {
+    expect(() =>
+      synthStack({ context: { 'consulPeering:slackSigningSecretName': 'consul-peering/clusters/dc1' } }),
+    ).toThrow(
+      /"consulPeering:slackSigningSecretName": a signing secret under the secret prefix must be in "consul-peering\/slack\/"/,
     );
   });
 

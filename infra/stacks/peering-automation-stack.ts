@@ -5,38 +5,44 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { resolveConfig } from '../config/resolve-config';
 import type { AutomationConfig, PeeringAutomationSettings } from '../config/settings';
-import { FUNCTION_NAMES, type FunctionName } from '../constructs/bundle-options';
-import { QUEUE_DEFAULTS, WORKER_DEFAULTS } from '../constructs/defaults';
+import { PIPELINE_STEPS, type PipelineStep } from '../constructs/bundle-options';
+import { WORKER_DEFAULTS } from '../constructs/defaults';
+import { DriftRemediation } from '../constructs/drift-remediation';
 import type { VpcPlacement } from '../constructs/peering-function';
 import { PipelineAlarms } from '../constructs/pipeline-alarms';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard';
 import { QueueWorker, visibilityTimeoutFor } from '../constructs/queue-worker';
 import { SecureQueue } from '../constructs/secure-queue';
+import { SlackCommand, slackResponsesFolder } from '../constructs/slack-command';
 
 export interface PeeringAutomationStackProps extends StackProps {
   /** The repository root (package.json, package-lock.json, functions/). */
   projectRoot: string;
-  /** Overrides the `consulPeering:*` context; see infra/README-deploy.md. */
+  /** Overrides the `consulPeering:*` context; see docs/deploy.md. */
   settings?: PeeringAutomationSettings;
 }
 
 /** Construct ids, and the environment variable that carries each work queue's URL to every function. */
-const STEPS: Record<FunctionName, { id: string; queueUrlVariable: string }> = {
+const STEPS: Record<PipelineStep, { id: string; queueUrlVariable: string }> = {
   'onboard-cluster': { id: 'OnboardCluster', queueUrlVariable: 'ONBOARD_QUEUE_URL' },
   'accept-peering': { id: 'AcceptPeering', queueUrlVariable: 'ACCEPT_QUEUE_URL' },
   'dial-peering': { id: 'DialPeering', queueUrlVariable: 'DIAL_QUEUE_URL' },
 };
 
 /**
- * The peering pipeline: one work queue and one function per step, an outcomes queue, one dead-letter
- * queue, a KMS key for all of them, alarms and a dashboard. Only composes our constructs.
+ * The peering pipeline: one work queue and one function per step, an outcomes queue and its notifier,
+ * one dead-letter queue, a KMS key for all of them, the Slack command behind a function URL, the
+ * scheduled drift scan, alarms and a dashboard. Only composes our constructs.
  */
 export class PeeringAutomationStack extends Stack {
   readonly config: AutomationConfig;
   readonly key: kms.IKey;
   readonly deadLetterQueue: SecureQueue;
   readonly outcomeQueue: SecureQueue;
-  readonly workers: Record<FunctionName, QueueWorker>;
+  readonly workers: Record<PipelineStep, QueueWorker>;
+  readonly notifier: QueueWorker;
+  readonly slackCommand: SlackCommand;
+  readonly drift: DriftRemediation;
 
   constructor(scope: Construct, id: string, props: PeeringAutomationStackProps) {
     super(scope, id, props);
@@ -56,9 +62,10 @@ export class PeeringAutomationStack extends Stack {
       isDeadLetterQueue: true,
     });
     const redrive = { queue: this.deadLetterQueue, maxReceiveCount: config.maxReceiveCount };
+    // Consumed by notify-outcome: redriven like the work queues, visibility fitted to the notifier.
     this.outcomeQueue = new SecureQueue(this, 'OutcomeQueue', {
       encryptionKey: this.key,
-      visibilityTimeout: QUEUE_DEFAULTS.outcomeVisibilityTimeout,
+      visibilityTimeout: visibilityTimeoutFor(WORKER_DEFAULTS['notify-outcome'].timeout),
       deadLetterQueue: redrive,
     });
     const workQueues = mapSteps(
@@ -75,7 +82,7 @@ export class PeeringAutomationStack extends Stack {
       DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
       SECRET_PREFIX: config.secretPrefix,
     };
-    for (const name of FUNCTION_NAMES) environment[STEPS[name].queueUrlVariable] = workQueues[name].queueUrl;
+    for (const name of PIPELINE_STEPS) environment[STEPS[name].queueUrlVariable] = workQueues[name].queueUrl;
 
     const placement = config.network && this.importNetwork(config.network);
     const allQueues = [...Object.values(workQueues), this.outcomeQueue, this.deadLetterQueue];
@@ -93,11 +100,63 @@ export class PeeringAutomationStack extends Stack {
       return worker;
     });
 
-    const workersById = Object.fromEntries(
-      FUNCTION_NAMES.map((name) => [STEPS[name].id, this.workers[name]]),
-    );
+    // Outside the VPC even when one is configured: it never talks to Consul, only to SQS, Secrets
+    // Manager and https://hooks.slack.com (the internet, which a Lambda outside a VPC reaches without a
+    // NAT gateway, and which the Consul subnets need not reach at all).
+    this.notifier = new QueueWorker(this, 'NotifyOutcome', {
+      name: 'notify-outcome',
+      queue: this.outcomeQueue,
+      projectRoot: props.projectRoot,
+      environment: {
+        SECRET_PREFIX: config.secretPrefix,
+        DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+      },
+      logLevel: config.logLevel,
+    });
+    this.notifier.fn.allowSecretActions({
+      sid: 'SlackResponses',
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DeleteSecret'],
+      namePrefix: slackResponsesFolder(config.secretPrefix),
+      reason:
+        "notify-outcome reads and then deletes the response_url a Slack request stored under the request's " +
+        'random id (unknown in advance; every secret ARN also has a random suffix): the grant is scoped ' +
+        "to the slack-responses folder under the pipeline's prefix, the narrowest pattern.",
+    });
+    this.notifier.fn.allowSendingTo([this.deadLetterQueue], this.key, 'DeadLetter');
+
+    // Outside the VPC: see SlackCommand (public-facing, never talks to Consul).
+    this.slackCommand = new SlackCommand(this, 'SlackCommand', {
+      projectRoot: props.projectRoot,
+      secretPrefix: config.secretPrefix,
+      signingSecretName: config.slack.signingSecretName,
+      allowedUserIds: config.slack.allowedUserIds,
+      allowedChannelIds: config.slack.allowedChannelIds,
+      acceptQueue: workQueues['accept-peering'],
+      key: this.key,
+      logLevel: config.logLevel,
+    });
+
+    this.drift = new DriftRemediation(this, 'DriftRemediation', {
+      projectRoot: props.projectRoot,
+      schedule: config.driftSchedule,
+      secretPrefix: config.secretPrefix,
+      environment,
+      workQueues: Object.values(workQueues),
+      key: this.key,
+      placement,
+      logLevel: config.logLevel,
+    });
+
+    const workersById = {
+      ...Object.fromEntries(PIPELINE_STEPS.map((name) => [STEPS[name].id, this.workers[name]])),
+      NotifyOutcome: this.notifier,
+    };
     const alarms = new PipelineAlarms(this, 'Alarms', {
       workers: workersById,
+      functions: {
+        SlackCommand: { fn: this.slackCommand.fn, alarmOnThrottles: true },
+        DriftRemediation: { fn: this.drift.fn },
+      },
       deadLetterQueue: this.deadLetterQueue,
       ...(config.alarmTopicArn !== undefined && {
         alarmTopic: sns.Topic.fromTopicArn(this, 'AlarmTopic', config.alarmTopicArn),
@@ -105,16 +164,26 @@ export class PeeringAutomationStack extends Stack {
     });
     const dashboard = new PipelineDashboard(this, 'Operations', {
       workers: workersById,
+      functions: {
+        SlackCommand: {
+          fn: this.slackCommand.fn,
+          // 4xx includes the refused requests (bad signature 401, too large 413, throttled 429).
+          details: { title: 'function URL responses', metrics: this.slackCommand.urlMetrics() },
+        },
+        DriftRemediation: {
+          fn: this.drift.fn,
+          details: {
+            title: 'findings and remedies (per run)',
+            metrics: ['DriftFindings', 'ClustersUnreachable', 'RemediationEvents', 'DeletedSecrets'].map(
+              (metricName) => this.drift.runMetric(metricName),
+            ),
+          },
+        },
+      },
       deadLetterQueue: this.deadLetterQueue,
       outcomeQueue: this.outcomeQueue,
       alarms: alarms.alarms,
     });
-
-    // Settings of functions that are not deployed yet (drift, Slack), validated now and recorded in the
-    // template so a deployed stack shows what they will use.
-    this.templateOptions.metadata = {
-      ConsulPeeringAutomation: { driftSchedule: config.driftSchedule, slack: config.slack },
-    };
 
     new CfnOutput(this, 'OnboardQueueUrl', {
       value: workQueues['onboard-cluster'].queueUrl,
@@ -126,6 +195,14 @@ export class PeeringAutomationStack extends Stack {
     });
     new CfnOutput(this, 'OutcomeQueueUrl', { value: this.outcomeQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'SlackCommandUrl', {
+      value: this.slackCommand.url.url,
+      description: "The Slack app's slash command Request URL (docs/slack.md)",
+    });
+    new CfnOutput(this, 'DriftFunctionName', {
+      value: this.drift.fn.functionName,
+      description: 'Invoke with {"dryRun": true} for a report without remedies',
+    });
     new CfnOutput(this, 'QueueKeyArn', { value: this.key.keyArn });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName });
   }
@@ -160,6 +237,6 @@ export class PeeringAutomationStack extends Stack {
   }
 }
 
-function mapSteps<T>(build: (name: FunctionName) => T): Record<FunctionName, T> {
-  return Object.fromEntries(FUNCTION_NAMES.map((name) => [name, build(name)])) as Record<FunctionName, T>;
+function mapSteps<T>(build: (name: PipelineStep) => T): Record<PipelineStep, T> {
+  return Object.fromEntries(PIPELINE_STEPS.map((name) => [name, build(name)])) as Record<PipelineStep, T>;
 }
