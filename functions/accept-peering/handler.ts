@@ -7,7 +7,7 @@ import { acceptPeering } from '#commons/workflows/accept-peering';
 /** `peering.requested` → `acceptPeering`. The same handler runs in Lambda (index.ts) and in the local runtime. */
 export const createAcceptPeeringHandler = (context: WorkflowContext, deadLetters: Queue, logger: Logger) =>
   createQueueHandler({
-    eventType: 'peering.requested',
+    eventTypes: ['peering.requested'],
     workflow: (event) => acceptPeering(event, context),
     deadLetters,
     logger,

@@ -7,7 +7,7 @@ import { dialPeering } from '#commons/workflows/dial-peering';
 /** `peering.acceptor-ready` → `dialPeering`. The same handler runs in Lambda (index.ts) and in the local runtime. */
 export const createDialPeeringHandler = (context: WorkflowContext, deadLetters: Queue, logger: Logger) =>
   createQueueHandler({
-    eventType: 'peering.acceptor-ready',
+    eventTypes: ['peering.acceptor-ready'],
     workflow: (event) => dialPeering(event, context),
     deadLetters,
     logger,

@@ -7,7 +7,7 @@ import { onboardCluster } from '#commons/workflows/onboard-cluster';
 /** `cluster.registered` → `onboardCluster`. The same handler runs in Lambda (index.ts) and in the local runtime. */
 export const createOnboardClusterHandler = (context: WorkflowContext, deadLetters: Queue, logger: Logger) =>
   createQueueHandler({
-    eventType: 'cluster.registered',
+    eventTypes: ['cluster.registered'],
     workflow: (event) => onboardCluster(event, context),
     deadLetters,
     logger,

@@ -30,7 +30,7 @@ function setup(workflow: (cluster: string) => Promise<void>) {
   };
   const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
   const handler = createQueueHandler({
-    eventType: 'cluster.registered',
+    eventTypes: ['cluster.registered'],
     workflow: (event) => workflow(event.data.cluster.name),
     deadLetters,
     logger,

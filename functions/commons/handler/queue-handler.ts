@@ -2,12 +2,13 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { AutomationError, isRetryable } from '../errors';
-import { parseEventOfType, type EventOf, type EventType as PipelineEventType } from '../events';
+import { AutomationError, isRetryable, ValidationError } from '../errors';
+import { parseEvent, parseEventOfType, type EventOf, type EventType as PipelineEventType } from '../events';
 import type { Queue } from '../ports/queue';
 
 export interface QueueHandlerOptions<T extends PipelineEventType> {
-  eventType: T;
+  /** The event types this function consumes; any other is bad input (dead-lettered, workflow not run). */
+  eventTypes: readonly [T, ...T[]];
   workflow: (event: EventOf<T>) => Promise<unknown>;
   /** Where permanent failures go at once, with their reason (retrying them cannot succeed). */
   deadLetters: Queue;
@@ -23,14 +24,14 @@ export interface QueueHandlerOptions<T extends PipelineEventType> {
  * One bad record never fails its batch.
  */
 export function createQueueHandler<T extends PipelineEventType>(options: QueueHandlerOptions<T>) {
-  const { eventType, workflow, deadLetters, logger } = options;
+  const { eventTypes, workflow, deadLetters, logger } = options;
   const processor = new BatchProcessor(EventType.SQS);
 
   const handleRecord = async (record: SQSRecord): Promise<void> => {
     const correlationId = record.messageAttributes.correlationId?.stringValue ?? record.messageId;
     logger.appendKeys({ correlationId, messageId: record.messageId });
     try {
-      const event = parseEventOfType(record.body, eventType);
+      const event = parseEventOfTypes(record.body, eventTypes);
       logger.appendKeys({ correlationId: event.correlationId, eventId: event.id });
       await workflow(event);
     } catch (error) {
@@ -67,4 +68,17 @@ export function createQueueHandler<T extends PipelineEventType>(options: QueueHa
       processInParallel: false,
     }),
   );
+}
+
+/** One type: refused before its shape is checked (the clearer error); several: parsed, then checked. */
+function parseEventOfTypes<T extends PipelineEventType>(
+  body: string,
+  types: readonly [T, ...T[]],
+): EventOf<T> {
+  if (types.length === 1) return parseEventOfType(body, types[0]);
+  const event = parseEvent(body);
+  if (!(types as readonly string[]).includes(event.type)) {
+    throw new ValidationError(`type: expected ${types.join(' or ')}, got ${event.type}`, 'type');
+  }
+  return event as EventOf<T>;
 }
