@@ -29,7 +29,7 @@ import { LocalPipeline } from '../local/pipeline';
 import { messageOf, OperationError, UsageError } from './errors';
 import type { Output } from './io';
 import type { BackendChoice } from './options';
-import { describeEvent, progressLogger } from './progress';
+import { describeEvent, progressLogger } from '../local/progress';
 
 /** The local queues' redrive (LocalPipeline): after this many deliveries a message is dead-lettered. */
 const LOCAL_MAX_DELIVERIES = 5;
@@ -165,7 +165,7 @@ class LocalRuntime extends BaseRuntime {
     const secretsFile = options.backend.secretsFile ?? defaultSecretFilePath(options.env);
     this.#pipeline = LocalPipeline.inProcess({
       settings,
-      logger: progressLogger(options.backend.verbose, options.out, LOCAL_MAX_DELIVERIES),
+      logger: progressLogger('peerctl', options.backend.verbose, options.out, LOCAL_MAX_DELIVERIES),
       onEvent: (event) => {
         // A re-check is not a change: the dialer's reason for waiting is shown once instead (progressLogger).
         if (event.type === 'peering.acceptor-ready' && event.data.attempt > 0) return;
@@ -312,7 +312,7 @@ class AwsRuntime extends BaseRuntime {
       ),
       events: this.#publisher,
       clock: systemClock,
-      log: workflowLog(progressLogger(false, this.out, 0)),
+      log: workflowLog(progressLogger('peerctl', false, this.out, 0)),
       settings: this.settings,
     };
     return this.#context;

@@ -19,6 +19,7 @@ import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { TcpGatewayRelay } from '../test/support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
 import { LocalPipeline } from './pipeline';
+import { describeEvent } from './progress';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help') || args.has('-h')) {
@@ -35,21 +36,6 @@ process.env.LOG_LEVEL ??= args.has('--verbose') ? 'INFO' : 'ERROR';
 const started = Date.now();
 const step = (text: string): void => {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
-};
-
-const describe = (event: PipelineEvent): string => {
-  switch (event.type) {
-    case 'cluster.registered':
-      return `cluster.registered      ${event.data.cluster.name} (onboard: gateway ACL token, gateway, mesh config)`;
-    case 'peering.requested':
-      return `peering.requested       ${event.data.acceptor.name} accepts, ${event.data.dialer.name} dials${event.data.regenerateToken === true ? ' (new token)' : ''}`;
-    case 'peering.acceptor-ready':
-      return `peering.acceptor-ready  token stored as ${event.data.tokenSecret} (version ${event.data.tokenVersion.slice(0, 8)}…), attempt ${event.data.attempt}`;
-    case 'peering.established':
-      return `peering.established     ${event.data.acceptor.name} ${event.data.acceptorState} / ${event.data.dialer.name} ${event.data.dialerState}`;
-    case 'peering.failed':
-      return `peering.failed          ${event.data.reason}: ${event.data.message}`;
-  }
 };
 
 async function main(): Promise<number> {
@@ -70,7 +56,7 @@ async function main(): Promise<number> {
     settings: { ...DEFAULT_SETTINGS, secretPrefix, gatewayCheckInterval: '1s', recheckDelaySeconds: 2 },
     logger: createLogger('local-demo'),
     onEvent: (event: PipelineEvent) => {
-      step(describe(event));
+      step(describeEvent(event));
     },
   };
   const pipeline = args.has('--aws')

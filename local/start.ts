@@ -5,8 +5,6 @@
  * cluster and `peering.requested` per peering, prints the events as they flow, and waits for every
  * peering's outcome. Exit codes: 0 all established, 1 any failed or timed out, 2 bad input.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,10 +18,9 @@ import {
 } from '#commons/events/index';
 import { defaultSecretFilePath } from '#commons/local/file-secret-store';
 import { clusterSecretName } from '#commons/naming';
-import { createLogger } from '#commons/observability/logger';
-import { redactingReplacer } from '#commons/observability/redact';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { LocalPipeline } from './pipeline';
+import { describeEvent, progressLogger } from './progress';
 import { DEFAULT_CONFIG_FILE, loadRunConfig, RunConfigError, type RunConfig } from './run-config';
 
 const EXIT = { established: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
@@ -147,60 +144,6 @@ const step = (text: string): void => {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}`);
 };
 const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-
-const describe = (event: PipelineEvent): string => {
-  switch (event.type) {
-    case 'cluster.registered':
-      return `cluster.registered      ${event.data.cluster.name} (onboard: gateway ACL token, ${event.data.gateway === undefined ? 'existing gateway' : `gateway ${event.data.gateway.wan.address}:${event.data.gateway.wan.port}`}, mesh config)`;
-    case 'peering.requested':
-      return `peering.requested       ${event.data.acceptor.name} accepts, ${event.data.dialer.name} dials${event.data.regenerateToken === true ? ' (new token)' : ''}`;
-    case 'peering.acceptor-ready':
-      return `peering.acceptor-ready  ${event.data.acceptor.name} -> ${event.data.dialer.name}: token stored as ${event.data.tokenSecret} (version ${event.data.tokenVersion.slice(0, 8)}…), attempt ${event.data.attempt}`;
-    case 'peering.established':
-      return `peering.established     ${event.data.acceptor.name} ${event.data.acceptorState} / ${event.data.dialer.name} ${event.data.dialerState}`;
-    case 'peering.failed':
-      return `peering.failed          ${event.data.acceptor.name} -> ${event.data.dialer.name}: ${event.data.reason}: ${event.data.message}`;
-  }
-};
-
-/**
- * Turns the handlers' retry and dead-letter log calls into progress lines (the JSON logs themselves
- * are shown with --verbose). Attributes go through the logger's redaction, like every log line.
- */
-function withProgressLines(logger: Logger): Logger {
-  const attributesOf = (args: unknown[]): Record<string, unknown> => {
-    const extra = args[1];
-    if (typeof extra !== 'object' || extra === null || extra instanceof Error) return {};
-    return JSON.parse(JSON.stringify(extra, redactingReplacer)) as Record<string, unknown>;
-  };
-  const line = (args: unknown[]): string => {
-    const message = typeof args[0] === 'string' ? args[0] : JSON.stringify(args[0], redactingReplacer);
-    const { reason, error, receiveCount, ...rest } = attributesOf(args);
-    const cause = `${typeof reason === 'string' ? `${reason}: ` : ''}${typeof error === 'string' ? error : ''}`;
-    if (message === 'will be retried') {
-      const delivery = Number(receiveCount);
-      const next =
-        delivery >= MAX_DELIVERIES
-          ? ', dead-lettered on the next receive'
-          : `, retried in ${VISIBILITY_TIMEOUT_SECONDS} s`;
-      return `retry                   ${cause} (delivery ${receiveCount as string} of ${MAX_DELIVERIES}${next})`;
-    }
-    if (message.startsWith('permanent failure')) return `dead-lettered           ${cause}`;
-    const details = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
-    return `warning                 ${message}${cause === '' ? '' : ` (${cause})`}${details}`;
-  };
-  const warn = logger.warn.bind(logger);
-  const error = logger.error.bind(logger);
-  logger.warn = (input: LogItemMessage, ...extra: LogItemExtraInput): void => {
-    step(line([input, ...extra]));
-    warn(input, ...extra);
-  };
-  logger.error = (input: LogItemMessage, ...extra: LogItemExtraInput): void => {
-    step(line([input, ...extra]));
-    error(input, ...extra);
-  };
-  return logger;
-}
 
 type Result =
   | { status: 'established'; peeringId: string; states: string }
@@ -393,9 +336,9 @@ async function main(argv: string[]): Promise<number> {
   const settings = { ...DEFAULT_SETTINGS, secretPrefix };
   const pipelineOptions = {
     settings,
-    logger: withProgressLines(createLogger('local-start')),
+    logger: progressLogger('local-start', cli.verbose, { progress: step }, MAX_DELIVERIES),
     onEvent: (event: PipelineEvent) => {
-      step(describe(event));
+      step(describeEvent(event));
     },
   };
   let pipeline: LocalPipeline;

@@ -17,7 +17,7 @@ import {
   WAIT,
   waitChoice,
 } from '../options';
-import { describeEvent } from '../progress';
+import { describeEvent } from '../../local/progress';
 import { waitAndSummarise, watchOnboarding, watchPeering, type Outcome } from '../requests';
 import { openRuntime, type Runtime } from '../runtime';
 import { renderTable } from '../table';

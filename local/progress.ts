@@ -1,9 +1,11 @@
-/** Progress lines: one per event the pipeline publishes, and one per retry or dead letter it logs. */
+/**
+ * Progress lines for people watching the local pipeline (npm run demo, npm start, peerctl): one per
+ * event the pipeline publishes, and one per retry or dead letter it logs.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import type { PipelineEvent } from '#commons/events/index';
 import { redactingReplacer } from '#commons/observability/redact';
-import type { Output } from './io';
 
 export function describeEvent(event: PipelineEvent): string {
   switch (event.type) {
@@ -26,7 +28,12 @@ export function describeEvent(event: PipelineEvent): string {
  * dialer gives for waiting (not one per re-check). Attributes go through the logger's redaction
  * first, like every log line. The pipeline gives each function a child logger, wrapped the same way.
  */
-export function progressLogger(verbose: boolean, out: Output, maxDeliveries: number): Logger {
+export function progressLogger(
+  serviceName: string,
+  verbose: boolean,
+  out: { progress(line: string): void },
+  maxDeliveries: number,
+): Logger {
   const waitsShown = new Set<string>();
   const attributesOf = (extra: unknown): Record<string, unknown> =>
     typeof extra !== 'object' || extra === null || extra instanceof Error
@@ -75,7 +82,7 @@ export function progressLogger(verbose: boolean, out: Output, maxDeliveries: num
   };
   return wrap(
     new Logger({
-      serviceName: 'peerctl',
+      serviceName,
       logLevel: verbose ? 'INFO' : 'SILENT',
       jsonReplacerFn: redactingReplacer,
     }),
