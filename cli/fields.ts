@@ -12,6 +12,7 @@ import * as z from 'zod/mini';
 import { ClusterNameSchema, HostPortSchema, ServiceNameSchema, type HostPort } from '#commons/events/index';
 import { preview } from '#commons/events/validation-error';
 import { UsageError } from './errors';
+import { isConsulAddress } from '#commons/clusters';
 
 export const EXPECT = {
   clusterName:
@@ -37,24 +38,8 @@ export function clusterName(value: string, what: string): string {
 
 /** `http(s)://host:port` and nothing else: no credentials, path, query or implicit port. */
 export function consulAddress(value: string, what = '--address'): string {
-  let url: URL | undefined;
-  try {
-    url = new URL(value);
-  } catch {
-    url = undefined;
-  }
-  const ok =
-    url !== undefined &&
-    (url.protocol === 'http:' || url.protocol === 'https:') &&
-    url.hostname !== '' &&
-    /:\d+\/?$/.test(value) &&
-    url.username === '' &&
-    url.password === '' &&
-    (url.pathname === '/' || url.pathname === '') &&
-    url.search === '' &&
-    url.hash === '';
-  if (!ok || url === undefined) return fail(what, EXPECT.address, value);
-  return url.origin;
+  if (!isConsulAddress(value)) return fail(what, EXPECT.address, value);
+  return new URL(value).origin;
 }
 
 /** `host:port`, `ipv4:port` or `[ipv6]:port`, as a HostPort of the event contract. */

@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import * as z from 'zod/mini';
 import { en } from 'zod/locales';
-import { ClusterConnectionSchema, type ClusterConnection } from '#commons/clusters';
+import { ClusterConnectionSchema, isConsulAddress, type ClusterConnection } from '#commons/clusters';
 import { ValidationError } from '#commons/errors';
 import { DEFAULT_SECRET_PREFIX } from '#commons/naming';
 
@@ -48,26 +48,6 @@ const text = (expected: string) => z.string({ error: expected });
 const matching = (pattern: RegExp, expected: string) =>
   text(expected).check(z.regex(pattern, { error: expected }));
 const nonEmpty = (expected: string) => text(expected).check(z.minLength(1, { error: expected }));
-
-/** `http(s)://host:port`, nothing else: no credentials, path or query (Consul's API ports are never implicit). */
-function isConsulAddress(value: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return false;
-  }
-  return (
-    (url.protocol === 'http:' || url.protocol === 'https:') &&
-    url.hostname !== '' &&
-    /:\d+\/?$/.test(value) &&
-    url.username === '' &&
-    url.password === '' &&
-    (url.pathname === '/' || url.pathname === '') &&
-    url.search === '' &&
-    url.hash === ''
-  );
-}
 
 const HostPortSchema = z.strictObject(
   {

@@ -5,10 +5,34 @@ import { clusterSecretName } from './naming';
 import type { ConsulApi } from './ports/consul-api';
 import type { SecretStore } from './ports/secret-store';
 
+/**
+ * Consul's HTTP(S) API as `http(s)://host:port` and nothing else: no credentials, path or query, and an
+ * explicit port (Consul's API ports, 8500/8501, are never the scheme's default). One rule for the
+ * connection secret, the config file of `npm start` and peerctl's `--address`.
+ */
+export function isConsulAddress(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (
+    (url.protocol === 'http:' || url.protocol === 'https:') &&
+    url.hostname !== '' &&
+    /:\d+\/?$/.test(value) &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.pathname === '/' || url.pathname === '') &&
+    url.search === '' &&
+    url.hash === ''
+  );
+}
+
 /** The value of a cluster's connection secret (`<prefix>/clusters/<cluster>`). */
 export const ClusterConnectionSchema = z.strictObject({
   /** Consul's HTTP(S) API, e.g. `https://consul.dc1.internal:8501`. */
-  address: z.string().check(z.regex(/^https?:\/\/[^\s/]+(:\d+)?\/?$/)),
+  address: z.string().check(z.refine(isConsulAddress)),
   /** PEM of the CA that signed Consul's HTTPS certificate, when it is not a public one. */
   caCert: z.optional(z.string().check(z.minLength(1))),
   /** The automation's Consul ACL token (see README, "The automation's Consul token"). */
