@@ -6,7 +6,6 @@
  *   --verbose   also print the handlers' structured logs (JSON)
  *   --aws       use real SQS and Secrets Manager (AWS_ENDPOINT_URL=http://127.0.0.1:PORT for moto)
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { TcpGatewayRelay } from '../test/support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
 import { LocalPipeline } from './pipeline';
 import { describeEvent } from './progress';
+import { resolveConsulBinary } from '../test/support/consul-binary';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help') || args.has('-h')) {
@@ -40,10 +40,7 @@ const step = (text: string): void => {
 
 async function main(): Promise<number> {
   step('locating Consul (npm run consul:path; the first run builds it)');
-  const binary = execFileSync('bash', ['scripts/consul-binary.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  const binary = resolveConsulBinary();
   step(`starting datacenters dc1 and dc2 with ACLs on (${binary})`);
   const clusters = await startConsulClusters(2, { binary });
   const [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];

@@ -16,7 +16,6 @@
  * the gateway is dc's, else to dc's gateway. (The two-cluster relays of the tests forward everything to
  * one place, which cannot serve a cluster that both accepts and dials.)
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +31,7 @@ import { scanDrift, type DriftReport } from '#commons/workflows/drift/scan-drift
 import { LocalPipeline } from '../local/pipeline';
 import { isWrite, recordingCalls, type ConsulCall } from '../test/support/consul-call-recorder';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
+import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
 
 const USAGE = `usage: npx tsx scripts/bench-drift.ts [--json] [--clusters N] [--runs R]
 
@@ -210,17 +210,13 @@ async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'ERROR'; // before any logger exists; Powertools prints errors on stderr
 
   progress('locating Consul (npm run consul:path; the first run builds it)');
-  const binary = execFileSync('bash', ['scripts/consul-binary.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  const versionLine = execFileSync(binary, ['version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-  const consulVersion = /v?\d+\.\d+\.\d+\S*/.exec(versionLine)?.[0] ?? versionLine.trim();
+  const binary = resolveConsulBinary();
+  const version = consulVersion(binary);
 
   const closers: (() => Promise<unknown>)[] = [];
   let clusters: LocalConsulCluster[] = [];
   try {
-    progress(`starting ${count} Consul ${consulVersion} datacenters`);
+    progress(`starting ${count} Consul ${version} datacenters`);
     clusters = await startConsulClusters(count, { binary });
     closers.push(() => Promise.all(clusters.map((c) => c.stop())));
     const tempDir = await mkdtemp(join(tmpdir(), 'bench-drift-'));
@@ -357,7 +353,7 @@ async function main(): Promise<void> {
 
     const callsTotal = samples[0]?.report.consulCalls ?? 0;
     const result = {
-      consul_version: consulVersion,
+      consul_version: version,
       node_version: process.version,
       runs,
       p3_clusters: count,

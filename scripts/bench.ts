@@ -18,10 +18,10 @@
  * burst is spent, the stream starts on its next 5 s tick: ACTIVE comes 0.05–5 s after establish returns,
  * whoever calls establish. `p1_pipeline_overhead_ms` leaves that time out.
  */
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { floorRun, pipelineRun, type FloorRunResult, type PipelineRunResult } from './bench/runs';
 import { elapsedSeconds, median, medians, progress, round } from './bench/support';
+import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
 
 const USAGE = `usage: npx tsx scripts/bench.ts [--json] [--runs N]
 
@@ -63,7 +63,7 @@ function parseCli(): { json: boolean; runs: number } {
 
 function summarise(
   runs: number,
-  consulVersion: string,
+  consul: string,
   pipelineResults: readonly PipelineRunResult[],
   floorResults: readonly FloorRunResult[],
 ) {
@@ -76,7 +76,7 @@ function summarise(
   const worst = pipelineResults.reduce((w, r) => (calls(r) > calls(w) ? r : w));
   return {
     runs,
-    consul_version: consulVersion,
+    consul_version: consul,
     node_version: process.version,
     p1_request_to_active_ms: round(p1),
     p1_floor_ms: round(floor),
@@ -156,13 +156,9 @@ async function main(): Promise<void> {
   process.env.LOG_LEVEL = 'ERROR'; // before any logger exists; Powertools prints errors on stderr
 
   progress('locating Consul (npm run consul:path; the first run builds it)');
-  const binary = execFileSync('bash', ['scripts/consul-binary.sh'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
-  const versionLine = execFileSync(binary, ['version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-  const consulVersion = /v?\d+\.\d+\.\d+\S*/.exec(versionLine)?.[0] ?? versionLine.trim();
-  progress(`Consul ${consulVersion} (${binary}); ${runs} run(s) of each, pipeline and floor interleaved`);
+  const binary = resolveConsulBinary();
+  const version = consulVersion(binary);
+  progress(`Consul ${version} (${binary}); ${runs} run(s) of each, pipeline and floor interleaved`);
 
   const pipelineResults: PipelineRunResult[] = [];
   const floorResults: FloorRunResult[] = [];
@@ -183,7 +179,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const result = summarise(runs, consulVersion, pipelineResults, floorResults);
+  const result = summarise(runs, version, pipelineResults, floorResults);
   progress(`done in ${elapsedSeconds()} s`);
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${table(result)}\n`);
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { resolveConsulBinary } from './consul-binary';
 
 /**
  * Runs once before the integration project. It resolves the real dependencies up front so that a
@@ -8,10 +9,7 @@ import { execFileSync } from 'node:child_process';
 export default function globalSetup(): void {
   if (process.env.CONSUL_BIN === undefined || process.env.CONSUL_BIN === '') {
     try {
-      process.env.CONSUL_BIN = execFileSync('bash', ['scripts/consul-binary.sh'], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'], // the build's progress goes straight to the terminal
-      }).trim();
+      process.env.CONSUL_BIN = resolveConsulBinary();
     } catch {
       throw new Error(
         'integration tests need a real Consul binary and `npm run consul:path` could not provide one (see above)',
