@@ -42,7 +42,7 @@ let pipeline: LocalPipeline;
 const published: string[] = [];
 const logLines: string[] = [];
 const consulCalls: ConsulCall[] = [];
-let stdoutSpy: jest.SpyInstance;
+let outputSpies: jest.SpyInstance[];
 
 const ref = (cluster: LocalConsulCluster): ClusterRef => ({
   name: cluster.datacenter,
@@ -54,10 +54,13 @@ const writesSince = (mark: number): { cluster: string; method: string }[] =>
   consulCalls.slice(mark).filter(isWrite);
 
 beforeAll(async () => {
-  stdoutSpy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    logLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  });
+  // Both streams: Powertools writes INFO to stdout and WARN/ERROR to stderr; the token scan reads them all.
+  outputSpies = [process.stdout, process.stderr].map((stream) =>
+    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      logLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    }),
+  );
   moto = await startMoto();
   clusters = await startConsulClusters(3);
   [dc1, dc2, dc3] = clusters as [LocalConsulCluster, LocalConsulCluster, LocalConsulCluster];
@@ -108,7 +111,7 @@ afterAll(async () => {
   await Promise.all([gateway1.close(), gateway2.close()]);
   await Promise.all(clusters.map((c) => c.stop()));
   await moto.stop();
-  stdoutSpy.mockRestore();
+  for (const spy of outputSpies) spy.mockRestore();
 });
 
 afterEach(() => {
@@ -220,6 +223,7 @@ test('no token appears in any queue message or log line', async () => {
   const haystacks = [...published, ...(await pipeline.deadLetterBodies()), ...logLines];
   expect(haystacks.length).toBeGreaterThan(10);
   expect(logLines.length).toBeGreaterThan(3);
+  expect(logLines.some((l) => l.includes('"level":"WARN"'))).toBe(true); // stderr was scanned too
   for (const secret of secrets) {
     expect(secret.length).toBeGreaterThan(30);
     expect(haystacks.filter((h) => h.includes(secret))).toEqual([]);
