@@ -51,6 +51,7 @@ test('a restricted token gets permission denied naming the missing permission, a
   });
   const secretId = randomUUID();
   const token = await c1.createToken({ accessorId: randomUUID(), secretId, policies: [{ id: policy.id }] });
+  expect((await c1.listTokensByPolicy(policy.id)).map((t) => t.accessorId)).toEqual([token.accessorId]);
   const restricted = new ConsulClient({ address: dc1.address, token: secretId });
   try {
     const error = await restricted.listPeerings().catch((e: unknown) => e);

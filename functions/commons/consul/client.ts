@@ -17,6 +17,7 @@ import {
   decodePeeringToken,
   decodeRawConfigEntry,
 } from './decoders';
+import { expectArray } from './narrow';
 import { ConsulCasConflictError, ConsulNotFoundError, ConsulPermissionDeniedError } from './errors';
 import { waitUntilReady } from './readiness';
 import { type RetryPolicy, retryPolicy } from './retry';
@@ -438,6 +439,15 @@ export class ConsulClient {
         decodeAclToken,
       ),
       options,
+    );
+  }
+
+  /** `GET /v1/acl/tokens?policy=:id`: the tokens linked to a policy (never their SecretIDs). */
+  async listTokensByPolicy(policyId: string, options: CallOptions = {}): Promise<AclToken[]> {
+    requireName(policyId, 'policyId');
+    return this.#transport.json(
+      { method: 'GET', path: '/v1/acl/tokens', query: { policy: policyId }, signal: options.signal },
+      (json) => expectArray(json, 'ACL token list').map(decodeAclToken),
     );
   }
 

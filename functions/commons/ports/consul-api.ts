@@ -37,6 +37,8 @@ export interface ConsulApi {
   updatePolicy(id: string, input: AclPolicyInput, options?: CallOptions): Promise<AclPolicy>;
   readToken(accessorId: string, options?: CallOptions): Promise<AclToken | undefined>;
   createToken(input: AclTokenInput, options?: CallOptions): Promise<AclToken>;
+  listTokensByPolicy(policyId: string, options?: CallOptions): Promise<AclToken[]>;
+  deleteToken(accessorId: string, options?: CallOptions): Promise<void>;
 }
 
 /** The ConsulApi methods that change Consul's state: what "zero writes when converged" counts. */
@@ -49,4 +51,5 @@ export const CONSUL_WRITE_METHODS: ReadonlySet<keyof ConsulApi> = new Set<keyof 
   'createPolicy',
   'updatePolicy',
   'createToken',
+  'deleteToken',
 ]);

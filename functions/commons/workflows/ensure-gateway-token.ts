@@ -29,9 +29,9 @@ export async function ensureGatewayToken(
   const rules = meshGatewayPolicyRules(serviceName);
   const description = `Mesh gateway "${serviceName}" for cluster peering (managed by consul-peering-automation)`;
   let policyChanged = false;
-  const policy = await consul.readPolicyByName(policyName);
+  let policy = await consul.readPolicyByName(policyName);
   if (policy === undefined) {
-    await consul.createPolicy({ name: policyName, description, rules });
+    policy = await consul.createPolicy({ name: policyName, description, rules });
     policyChanged = true;
   } else if (policy.rules.trim() !== rules.trim()) {
     await consul.updatePolicy(policy.id, { name: policyName, description, rules });
@@ -66,5 +66,13 @@ export async function ensureGatewayToken(
     description,
     policies: [{ name: token.policyName }],
   });
+  // A new token while an older one of ours exists means its secret was lost (deleted, or a crash before
+  // the first run finished): the old token can no longer be handed to anyone, so it goes, and the
+  // cluster keeps exactly one gateway token. Tokens someone else made with our policy are left alone.
+  for (const other of await consul.listTokensByPolicy(policy.id)) {
+    if (other.accessorId !== token.accessorId && other.description === description) {
+      await consul.deleteToken(other.accessorId);
+    }
+  }
   return { accessorId: token.accessorId, policyChanged, tokenCreated: true };
 }

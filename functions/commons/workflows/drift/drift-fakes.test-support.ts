@@ -158,6 +158,8 @@ function fakeApi(cluster: FakeCluster, inFlight: { now: number; max: number }): 
     readPolicyByName: write('readPolicyByName'),
     createPolicy: write('createPolicy'),
     updatePolicy: write('updatePolicy'),
+    listTokensByPolicy: write('listTokensByPolicy'),
+    deleteToken: write('deleteToken'),
     createToken: write('createToken'),
   };
 }
