@@ -18,6 +18,7 @@ const shared = {
 };
 
 export default {
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.mjs'],
   projects: [
     {
       ...shared,
