@@ -21,6 +21,7 @@ import { TcpGatewayRelay } from '../support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
 import { startMoto, type MotoServer } from '../support/moto';
 import { pollUntil } from '../support/poll';
+import { lastTestFailed } from '../support/integration-setup';
 
 // peerctl end to end on the local runtime: two real Consul datacenters (ACLs on), TCP relays standing
 // in for the mesh gateways (registered through `cluster add --gateway-lan/--gateway-wan`), a temporary
@@ -87,8 +88,7 @@ afterAll(async () => {
 });
 
 afterEach(() => {
-  const state = expect.getState();
-  if (state.assertionCalls > 0 && state.suppressedErrors.length > 0) {
+  if (lastTestFailed()) {
     console.error(`--- peerctl output ---\n${printed.slice(-60).join('\n')}`);
   }
 });

@@ -114,13 +114,6 @@ afterAll(async () => {
   for (const spy of outputSpies) spy.mockRestore();
 });
 
-afterEach(() => {
-  const state = expect.getState();
-  if (state.assertionCalls > 0 && state.suppressedErrors.length > 0) {
-    for (const c of clusters) console.error(`--- ${c.datacenter} log ---\n${c.log.slice(-3000)}`);
-  }
-});
-
 test('malformed events reach the DLQ with a specific reason and cause zero writes to Consul', async () => {
   const mark = consulCalls.length;
   const before = await pipeline.deadLetters.count();

@@ -28,6 +28,13 @@ export class LocalConsulCluster {
     private readonly dataDir: string,
   ) {}
 
+  static readonly #running = new Set<LocalConsulCluster>();
+
+  /** The clusters started in this process and not stopped yet (their logs go with a failing test). */
+  static running(): LocalConsulCluster[] {
+    return [...LocalConsulCluster.#running];
+  }
+
   get address(): string {
     return `http://127.0.0.1:${this.ports.http}`;
   }
@@ -44,6 +51,7 @@ export class LocalConsulCluster {
       const cluster = await LocalConsulCluster.launch(binary, datacenter);
       try {
         await cluster.waitUntilReady();
+        LocalConsulCluster.#running.add(cluster);
         return cluster;
       } catch (error) {
         lastFailure = `${error instanceof Error ? error.message : String(error)}\n--- consul ${datacenter} log ---\n${cluster.log.slice(-4000)}`;
@@ -131,6 +139,7 @@ acl {
   }
 
   async stop(): Promise<void> {
+    LocalConsulCluster.#running.delete(this);
     await this.process.stop();
     await rm(this.dataDir, { recursive: true, force: true });
   }
