@@ -105,11 +105,12 @@ acl {
 `;
     const configFile = join(dataDir, 'agent.hcl');
     await writeFile(configFile, config, { mode: 0o600 });
-    const agent = new OwnedProcess(`consul ${datacenter}`, binary, [
-      'agent',
-      '-dev',
-      `-config-file=${configFile}`,
-    ]);
+    const agent = new OwnedProcess(
+      `consul ${datacenter}`,
+      binary,
+      ['agent', '-dev', `-config-file=${configFile}`],
+      { removeOnOrphan: dataDir },
+    );
     return new LocalConsulCluster(datacenter, ports, managementToken, agent, dataDir);
   }
 

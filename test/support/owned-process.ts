@@ -15,7 +15,8 @@ export class OwnedProcess {
     readonly label: string,
     command: string,
     args: string[],
-    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+    /** `removeOnOrphan`: a temporary directory of the process's, removed too when the watchdog fires. */
+    options: { cwd?: string; env?: NodeJS.ProcessEnv; removeOnOrphan?: string } = {},
   ) {
     this.#child = spawn(command, args, {
       cwd: options.cwd,
@@ -41,8 +42,17 @@ export class OwnedProcess {
     const pgid = this.#child.pid;
     const watchdogScript =
       'while kill -0 "$1" 2>/dev/null && kill -0 -"$2" 2>/dev/null; do sleep 1; done; ' +
-      'kill -TERM -"$2" 2>/dev/null; sleep 3; kill -KILL -"$2" 2>/dev/null; exit 0';
-    this.#watchdog = spawn('sh', ['-c', watchdogScript, 'watchdog', String(process.pid), String(pgid ?? 0)], {
+      'kill -TERM -"$2" 2>/dev/null; sleep 3; kill -KILL -"$2" 2>/dev/null; ' +
+      'if [ -n "$3" ] && ! kill -0 "$1" 2>/dev/null; then rm -rf "$3"; fi; exit 0'; // only when orphaned
+    const watchdogArgs = [
+      '-c',
+      watchdogScript,
+      'watchdog',
+      String(process.pid),
+      String(pgid ?? 0),
+      options.removeOnOrphan ?? '',
+    ];
+    this.#watchdog = spawn('sh', watchdogArgs, {
       detached: true,
       stdio: 'ignore',
     });
