@@ -2,8 +2,7 @@ import { ConsulClient } from '#commons/consul/client';
 import type { ConfigEntry } from '#commons/consul/types';
 import { createEvent, type EventType, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
-import { createLogger } from '#commons/observability/logger';
-import { DEFAULT_SETTINGS, type WorkflowContext } from '#commons/workflows/context';
+import type { WorkflowContext } from '#commons/workflows/context';
 import {
   remediateDrift,
   scanDrift,
@@ -13,9 +12,9 @@ import {
 import { LocalPipeline } from '../../local/pipeline';
 import { freePorts } from '../support/free-port';
 import { TcpGatewayRelay } from '../support/gateway-relay';
-import { isWrite, recordingCalls, type ConsulCall } from '../support/consul-call-recorder';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
-import { startMoto, type MotoServer } from '../support/moto';
+import { isWrite, type ConsulCall } from '../support/consul-call-recorder';
+import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
 import { pollUntil } from '../support/poll';
 
 // Drift on real parts: two Consul datacenters with ACLs, moto's SQS and Secrets Manager, TCP relays as
@@ -24,16 +23,15 @@ import { pollUntil } from '../support/poll';
 // scan finds nothing while the workflows write nothing more.
 const PREFIX = 'drift-it';
 
-let moto: MotoServer;
 let clusters: LocalConsulCluster[];
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster;
 let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
 let pipeline: LocalPipeline;
 let context: WorkflowContext;
-const published: PipelineEvent[] = [];
-const consulCalls: ConsulCall[] = [];
-const logLines: string[] = [];
-let outputSpies: jest.SpyInstance[];
+let world: PipelineWorld;
+let published: PipelineEvent[];
+let consulCalls: ConsulCall[];
+let logLines: string[];
 
 const ref = (cluster: LocalConsulCluster) => ({
   name: cluster.datacenter,
@@ -96,34 +94,14 @@ async function detectAndHeal(expected: string[], events: EventType[]) {
 
 beforeAll(async () => {
   // The handlers' logs are kept, and printed only when a test fails.
-  outputSpies = [process.stdout, process.stderr].map((stream) =>
-    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      logLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    }),
-  );
-  [moto, clusters] = await Promise.all([startMoto(), startConsulClusters(2)]);
-  [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
-  // dc1's gateway relays to its own server's gRPC TLS port; dc2's relays to dc1's gateway (its WAN address).
-  gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-  gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
-  process.env.LOG_LEVEL = 'INFO';
-  pipeline = await LocalPipeline.aws({
-    client: moto.clientConfig,
+  world = await startPipelineWorld({
+    clusters: 2,
+    secretPrefix: PREFIX,
     queueNamePrefix: 'drift',
-    visibilityTimeoutSeconds: 2,
-    settings: {
-      ...DEFAULT_SETTINGS,
-      secretPrefix: PREFIX,
-      gatewayCheckInterval: '1s',
-      recheckDelaySeconds: 1,
-      maxAttempts: 5,
-    },
-    logger: createLogger('drift-it'),
-    onEvent: (event) => published.push(event),
-    wrapConsul: (address, api) =>
-      recordingCalls(clusters.find((c) => c.address === address)?.datacenter ?? address, api, consulCalls),
+    maxAttempts: 5,
   });
+  ({ clusters, gateway1, gateway2, pipeline, published, consulCalls, logLines } = world);
+  [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
   for (const [cluster, relay] of [
     [dc1, gateway1],
     [dc2, gateway2],
@@ -156,11 +134,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await pipeline.stop();
-  await Promise.all([gateway1.close(), gateway2.close()]);
-  await Promise.all(clusters.map((c) => c.stop()));
-  await moto.stop();
-  for (const spy of outputSpies) spy.mockRestore();
+  await world.stop();
 });
 
 test('a converged fleet: no findings, four reads per cluster, no writes', async () => {

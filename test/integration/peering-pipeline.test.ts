@@ -8,14 +8,13 @@ import {
   peeringRecordSecretName,
   peeringTokenSecretName,
 } from '#commons/naming';
-import { createLogger } from '#commons/observability/logger';
-import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { meshGatewayPolicyName } from '#commons/workflows/gateway-policy';
 import { LocalPipeline } from '../../local/pipeline';
 import { TcpGatewayRelay } from '../support/gateway-relay';
-import { isWrite, recordingCalls, type ConsulCall } from '../support/consul-call-recorder';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
-import { startMoto, type MotoServer } from '../support/moto';
+import { isWrite, type ConsulCall } from '../support/consul-call-recorder';
+import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import type { MotoServer } from '../support/moto';
+import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
 import { pollUntil } from '../support/poll';
 
 // The whole pipeline on real parts: three Consul datacenters with ACLs, moto's SQS and Secrets
@@ -39,10 +38,10 @@ let clusters: LocalConsulCluster[];
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster, dc3: LocalConsulCluster;
 let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
 let pipeline: LocalPipeline;
-const published: string[] = [];
-const logLines: string[] = [];
-const consulCalls: ConsulCall[] = [];
-let outputSpies: jest.SpyInstance[];
+let world: PipelineWorld;
+let published: PipelineEvent[];
+let logLines: string[];
+let consulCalls: ConsulCall[];
 
 const ref = (cluster: LocalConsulCluster): ClusterRef => ({
   name: cluster.datacenter,
@@ -54,35 +53,15 @@ const writesSince = (mark: number): { cluster: string; method: string }[] =>
   consulCalls.slice(mark).filter(isWrite);
 
 beforeAll(async () => {
-  // Both streams: Powertools writes INFO to stdout and WARN/ERROR to stderr; the token scan reads them all.
-  outputSpies = [process.stdout, process.stderr].map((stream) =>
-    jest.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      logLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return true;
-    }),
-  );
-  moto = await startMoto();
-  clusters = await startConsulClusters(3);
-  [dc1, dc2, dc3] = clusters as [LocalConsulCluster, LocalConsulCluster, LocalConsulCluster];
-  gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-  gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
-  process.env.LOG_LEVEL = 'INFO';
-  pipeline = await LocalPipeline.aws({
-    client: moto.clientConfig,
+  // Logs on stdout and stderr are captured: the token scan reads them all.
+  world = await startPipelineWorld({
+    clusters: 3,
+    secretPrefix: PREFIX,
     queueNamePrefix: 'it',
-    visibilityTimeoutSeconds: 2,
-    settings: {
-      ...DEFAULT_SETTINGS,
-      secretPrefix: PREFIX,
-      gatewayCheckInterval: '1s',
-      recheckDelaySeconds: 1,
-      maxAttempts: 3,
-    },
-    logger: createLogger('integration'),
-    onEvent: (event: PipelineEvent) => published.push(JSON.stringify(event)),
-    wrapConsul: (address, api) =>
-      recordingCalls(clusters.find((c) => c.address === address)?.datacenter ?? address, api, consulCalls),
+    maxAttempts: 3,
   });
+  ({ moto, clusters, gateway1, gateway2, pipeline, published, consulCalls, logLines } = world);
+  [dc1, dc2, dc3] = clusters as [LocalConsulCluster, LocalConsulCluster, LocalConsulCluster];
   // The pipeline runs with the least-privilege automation token the README documents, not the management token.
   for (const cluster of clusters) {
     const client = admin(cluster);
@@ -107,11 +86,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await pipeline.stop();
-  await Promise.all([gateway1.close(), gateway2.close()]);
-  await Promise.all(clusters.map((c) => c.stop()));
-  await moto.stop();
-  for (const spy of outputSpies) spy.mockRestore();
+  await world.stop();
 });
 
 test('malformed events reach the DLQ with a specific reason and cause zero writes to Consul', async () => {
@@ -213,7 +188,11 @@ test('no token appears in any queue message or log line', async () => {
     const gatewaySecret = await pipeline.secrets.get(gatewayTokenSecretName(PREFIX, dc));
     secrets.push((JSON.parse(gatewaySecret?.value ?? '{}') as { secretId?: string }).secretId ?? '');
   }
-  const haystacks = [...published, ...(await pipeline.deadLetterBodies()), ...logLines];
+  const haystacks = [
+    ...published.map((e) => JSON.stringify(e)),
+    ...(await pipeline.deadLetterBodies()),
+    ...logLines,
+  ];
   expect(haystacks.length).toBeGreaterThan(10);
   expect(logLines.length).toBeGreaterThan(3);
   expect(logLines.some((l) => l.includes('"level":"WARN"'))).toBe(true); // stderr was scanned too
@@ -233,11 +212,10 @@ test('every event delivered 3 times, out of order, leaves the same end state and
   };
   const versionsBefore = await versions();
   const mark = consulCalls.length;
-  const chain = published.filter((p) => (JSON.parse(p) as PipelineEvent).correlationId === 'chain');
+  const chain = published.filter((e) => e.correlationId === 'chain');
   const replayed = [...chain, ...chain, ...chain].reverse(); // out of order: outcomes and dial first
   const correlationIds: string[] = [];
-  for (const body of replayed) {
-    const event = JSON.parse(body) as PipelineEvent;
+  for (const event of replayed) {
     if (event.type === 'peering.established' || event.type === 'peering.failed') continue;
     const replay = { ...event, correlationId: `replay-${correlationIds.length}` } as PipelineEvent;
     if (replay.type === 'peering.requested') correlationIds.push(replay.correlationId);
