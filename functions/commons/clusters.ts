@@ -44,11 +44,17 @@ export const ClusterConnectionSchema = z.strictObject({
 });
 export type ClusterConnection = z.infer<typeof ClusterConnectionSchema>;
 
+/** A registered cluster, resolved from one read of its connection secret. */
+export interface ConnectedCluster {
+  api: ConsulApi;
+  connection: ClusterConnection;
+  /** The mesh gateway service the workflows check: as registered with the cluster, else `mesh-gateway`. */
+  gatewayService: string;
+}
+
 export interface ClusterDirectory {
-  /** The Consul API of a registered cluster. Throws ValidationError for an unknown cluster. */
-  connect(cluster: ClusterRef): Promise<ConsulApi>;
-  /** The name of the cluster's mesh gateway service: as registered with the cluster, else `mesh-gateway`. */
-  gatewayService(cluster: ClusterRef): Promise<string>;
+  /** Throws ValidationError for an unknown cluster or a malformed connection secret. */
+  connect(cluster: ClusterRef): Promise<ConnectedCluster>;
 }
 
 /**
@@ -58,7 +64,7 @@ export interface ClusterDirectory {
  * gets a new client.
  */
 export class SecretBackedClusterDirectory implements ClusterDirectory {
-  readonly #clients = new Map<string, { versionId: string; api: ConsulApi; connection: ClusterConnection }>();
+  readonly #clients = new Map<string, { versionId: string; cluster: ConnectedCluster }>();
 
   constructor(
     private readonly secrets: SecretStore,
@@ -66,15 +72,7 @@ export class SecretBackedClusterDirectory implements ClusterDirectory {
     private readonly secretPrefix: string,
   ) {}
 
-  async connect(cluster: ClusterRef): Promise<ConsulApi> {
-    return (await this.#resolve(cluster)).api;
-  }
-
-  async gatewayService(cluster: ClusterRef): Promise<string> {
-    return (await this.#resolve(cluster)).connection.gateway?.serviceName ?? DEFAULT_GATEWAY_SERVICE_NAME;
-  }
-
-  async #resolve(cluster: ClusterRef): Promise<{ api: ConsulApi; connection: ClusterConnection }> {
+  async connect(cluster: ClusterRef): Promise<ConnectedCluster> {
     const expected = clusterSecretName(this.secretPrefix, cluster.name);
     if (cluster.connectionSecret !== expected) {
       throw new ValidationError(
@@ -90,11 +88,15 @@ export class SecretBackedClusterDirectory implements ClusterDirectory {
       );
     }
     const cached = this.#clients.get(expected);
-    if (cached?.versionId === secret.versionId) return cached;
+    if (cached?.versionId === secret.versionId) return cached.cluster;
     const connection = parseConnection(cluster.name, secret.value);
-    const resolved = { versionId: secret.versionId, api: this.createClient(connection), connection };
-    this.#clients.set(expected, resolved);
-    return resolved;
+    const connected: ConnectedCluster = {
+      api: this.createClient(connection),
+      connection,
+      gatewayService: connection.gateway?.serviceName ?? DEFAULT_GATEWAY_SERVICE_NAME,
+    };
+    this.#clients.set(expected, { versionId: secret.versionId, cluster: connected });
+    return connected;
   }
 }
 

@@ -44,7 +44,8 @@ export async function acceptPeering(
   context: WorkflowContext,
 ): Promise<{ generated: boolean }> {
   const { acceptor, dialer } = event.data;
-  const consul = await context.clusters.connect(acceptor);
+  const acceptorCluster = await context.clusters.connect(acceptor);
+  const consul = acceptorCluster.api;
   await context.clusters.connect(dialer); // an unknown dialer is bad input: refuse before writing anything
   const wanted = await ensurePeeringRecord(context.secrets, context.settings.secretPrefix, {
     acceptor: acceptor.name,
@@ -53,7 +54,7 @@ export async function acceptPeering(
   });
 
   await requireMeshThroughGateways(consul, acceptor.name);
-  await requirePassingGateway(consul, acceptor.name, await context.clusters.gatewayService(acceptor));
+  await requirePassingGateway(consul, acceptor.name, acceptorCluster.gatewayService);
 
   const secretName = peeringTokenSecretName(context.settings.secretPrefix, acceptor.name, dialer.name);
   const peering = await consul.readPeering(dialer.name);

@@ -44,8 +44,12 @@ function setup(dialer: ConsulApi, { regenerations = 0 } = {}) {
   } as unknown as SecretStore;
   const context: WorkflowContext = {
     clusters: {
-      connect: (c) => Promise.resolve(c.name === 'dc2' ? dialer : fakeConsul({})),
-      gatewayService: () => Promise.resolve('mesh-gateway'),
+      connect: (c) =>
+        Promise.resolve({
+          api: c.name === 'dc2' ? dialer : fakeConsul({}),
+          connection: { address: `https://${c.name}.example:8501`, token: 't' },
+          gatewayService: 'mesh-gateway',
+        }),
     },
     secrets,
     events: { publish: (event) => Promise.resolve(void published.push(event)) },

@@ -37,12 +37,13 @@ export async function dialPeering(
       'data.tokenSecret',
     );
   }
-  const dialerApi = await context.clusters.connect(dialer);
-  const acceptorApi = await context.clusters.connect(acceptor);
+  const dialerCluster = await context.clusters.connect(dialer);
+  const dialerApi = dialerCluster.api;
+  const { api: acceptorApi } = await context.clusters.connect(acceptor);
 
   try {
     await requireMeshThroughGateways(dialerApi, dialer.name);
-    await requirePassingGateway(dialerApi, dialer.name, await context.clusters.gatewayService(dialer));
+    await requirePassingGateway(dialerApi, dialer.name, dialerCluster.gatewayService);
   } catch (error) {
     if (error instanceof GatewayPreconditionError)
       return recheckOrFail(event, context, `dialer-${error.kind}`, error.message);

@@ -18,8 +18,8 @@ export async function onboardCluster(
   context: WorkflowContext,
 ): Promise<{ changes: string[] }> {
   const { cluster, gateway } = event.data;
-  const consul = await context.clusters.connect(cluster);
-  const serviceName = gateway?.serviceName ?? (await context.clusters.gatewayService(cluster));
+  const { api: consul, gatewayService } = await context.clusters.connect(cluster);
+  const serviceName = gateway?.serviceName ?? gatewayService;
   const changes: string[] = [];
 
   const token = await ensureGatewayToken(consul, context.secrets, {

@@ -1,4 +1,4 @@
-import type { ClusterDirectory } from '../../clusters';
+import { SecretBackedClusterDirectory } from '../../clusters';
 import { ConsulConnectionError } from '../../consul/errors';
 import type { AclToken, HealthServiceInstance, Peering, PeeringState } from '../../consul/types';
 import type { PipelineEvent } from '../../events';
@@ -234,18 +234,14 @@ export class Fleet {
   }
 
   context(): WorkflowContext {
-    const apis = new Map<string, ConsulApi>();
-    const directory: ClusterDirectory = {
-      connect: (ref) => {
-        let api = apis.get(ref.name);
-        if (api === undefined) {
-          api = fakeApi(this.cluster(ref.name), this.inFlight);
-          apis.set(ref.name, api);
-        }
-        return Promise.resolve(api);
-      },
-      gatewayService: () => Promise.resolve('mesh-gateway'),
-    };
+    // The real directory (it reads and validates the connection secrets), over fake Consul APIs found by
+    // the cluster name in each connection's address (https://<name>.example:8501).
+    const directory = new SecretBackedClusterDirectory(
+      this.secrets,
+      (connection) =>
+        fakeApi(this.cluster(new URL(connection.address).hostname.split('.')[0] ?? ''), this.inFlight),
+      PREFIX,
+    );
     return {
       clusters: directory,
       secrets: this.secrets,

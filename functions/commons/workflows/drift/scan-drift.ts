@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { parseConnection, type ClusterConnection } from '../../clusters';
+import type { ConnectedCluster } from '../../clusters';
 import { ConsulError } from '../../consul/errors';
 import { ValidationError } from '../../errors';
 import { parseJsonOrUndefined } from '../../json';
@@ -116,23 +116,21 @@ async function scanCluster(
     findings: [{ kind: 'cluster-unreachable', cluster, detail, remedy: remedyFor('cluster-unreachable') }],
   });
   // Secret store failures are the scan's own (it cannot know the desired state): they propagate.
-  const [connectionSecret, tokenSecret] = await Promise.all([
-    context.secrets.get(ref.connectionSecret),
-    context.secrets.get(gatewayTokenSecretName(prefix, cluster)),
-  ]);
-  if (connectionSecret === undefined)
-    return unreachable(`the connection secret of ${cluster} was deleted during the scan`);
-  let connection: ClusterConnection;
+  // A connection secret deleted during the scan, or malformed, is a ValidationError: unreachable.
+  let connected: ConnectedCluster;
+  let tokenSecret: SecretValue | undefined;
   try {
-    connection = parseConnection(cluster, connectionSecret.value);
+    [connected, tokenSecret] = await Promise.all([
+      context.clusters.connect(ref),
+      context.secrets.get(gatewayTokenSecretName(prefix, cluster)),
+    ]);
   } catch (error) {
-    return unreachable(messageOf(error));
+    if (error instanceof ValidationError) return unreachable(messageOf(error));
+    throw error;
   }
+  const { api: consul, connection, gatewayService } = connected;
   const gatewayToken = gatewayTokenState(tokenSecret);
   try {
-    const consul = await context.clusters.connect(ref);
-    // The name the workflows check: as registered with the cluster, else Consul's default.
-    const gatewayService = await context.clusters.gatewayService(ref);
     const observation = await observeCluster(consul, {
       gatewayService,
       gatewayToken,
