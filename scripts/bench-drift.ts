@@ -32,6 +32,7 @@ import { LocalPipeline } from '../local/pipeline';
 import { isWrite, recordingCalls, type ConsulCall } from '../test/support/consul-call-recorder';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
 import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
+import { median } from './bench/support';
 
 const USAGE = `usage: npx tsx scripts/bench-drift.ts [--json] [--clusters N] [--runs R]
 
@@ -50,13 +51,6 @@ const progress = (text: string): void => {
   );
 };
 const round = (n: number): number => Math.round(n * 100) / 100;
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] ?? Number.NaN)
-    : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
-}
 
 function parseCli(): { json: boolean; clusters: number; runs: number } {
   const { values } = parseArgs({

@@ -28,6 +28,7 @@ import {
   functionEntry,
   type FunctionName,
 } from '../infra/constructs/bundle-options';
+import { median } from './bench/support';
 
 const BUDGET = { bytes: 800 * 1024, initMs: 70 } as const;
 const TOP = 12;
@@ -141,11 +142,8 @@ async function measureInit(
     samples.push(Number(stdout));
   }
   const sorted = [...samples].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const median =
-    sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
   return {
-    median: round(median),
+    median: round(median(samples)),
     min: round(sorted[0] ?? 0),
     max: round(sorted.at(-1) ?? 0),
     runs: samples.map(round),
