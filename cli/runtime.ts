@@ -8,7 +8,6 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
 import { parseConnection, SecretBackedClusterDirectory, type ClusterConnection } from '#commons/clusters';
@@ -48,11 +47,6 @@ export interface RequestKey {
   acceptor?: string;
   dialer?: string;
   cluster?: string;
-}
-
-interface DeadLetter extends Omit<RequestKey, 'correlationId'> {
-  correlationId: string | undefined;
-  failure: Settled;
 }
 
 export interface Runtime {
@@ -155,9 +149,7 @@ class LocalRuntime extends BaseRuntime {
   readonly secrets: SecretStore;
   readonly description: string;
   readonly #pipeline: LocalPipeline;
-  readonly #deadLetters: DeadLetter[] = [];
-  readonly #abort = new AbortController();
-  #stop: (() => Promise<void>) | undefined;
+  #started = false;
   #context: WorkflowContext | undefined;
 
   constructor(options: RuntimeOptions, settings: PipelineSettings) {
@@ -218,41 +210,27 @@ class LocalRuntime extends BaseRuntime {
     if (outcome?.type === 'peering.failed') {
       return { status: 'failed', reason: outcome.data.reason, message: outcome.data.message };
     }
-    return this.#deadLetters.find((d) => d.correlationId === request.correlationId && same(d))?.failure;
+    const letter = this.#pipeline
+      .deadLettered()
+      .find((d) => d.correlationId === request.correlationId && same(namesOf(d.body)));
+    if (letter === undefined) return undefined;
+    const message =
+      letter.reason === 'retries-exhausted'
+        ? `gave up after ${LOCAL_MAX_DELIVERIES} deliveries (the retries above say why)`
+        : letter.error;
+    return { status: 'failed', reason: letter.reason, message };
   }
 
-  /** The handlers run from the first publish until close(); dead letters are read as they arrive. */
+  /** The handlers (and the pipeline's dead-letter reader) run from the first publish until close(). */
   #start(): void {
-    if (this.#stop !== undefined) return;
+    if (this.#started) return;
+    this.#started = true;
     this.#pipeline.start();
-    const collected = this.#pipeline.deadLetters.consume((event: SQSEvent) => {
-      for (const record of event.Records) {
-        const attribute = (name: string): string | undefined => record.messageAttributes[name]?.stringValue;
-        const reason = attribute('reason');
-        this.#deadLetters.push({
-          ...namesOf(record.body),
-          failure:
-            reason === undefined
-              ? {
-                  status: 'failed',
-                  reason: 'retries-exhausted',
-                  message: `gave up after ${LOCAL_MAX_DELIVERIES} deliveries (the retries above say why)`,
-                }
-              : { status: 'failed', reason, message: attribute('error') ?? '' },
-        });
-      }
-      return Promise.resolve<SQSBatchResponse>({ batchItemFailures: [] });
-    }, this.#abort.signal);
-    this.#stop = async () => {
-      this.#abort.abort();
-      await this.#pipeline.stop();
-      await collected.catch(() => undefined);
-    };
   }
 
   override async close(): Promise<void> {
     // The pipeline first: its handlers may still be using the Consul clients.
-    await this.#stop?.();
+    if (this.#started) await this.#pipeline.stop();
     await super.close();
   }
 }
@@ -329,17 +307,15 @@ export function openRuntime(options: RuntimeOptions): Runtime {
   return options.backend.aws ? new AwsRuntime(options, settings) : new LocalRuntime(options, settings);
 }
 
-/** The correlation id and the names a dead-lettered event is about (its body may be anything). */
-function namesOf(body: string): Omit<DeadLetter, 'failure'> {
+/** The names a dead-lettered event is about (its body may be anything). */
+function namesOf(body: string): Omit<RequestKey, 'correlationId'> {
   const event = parseJsonOrUndefined(body) as
     | {
-        correlationId?: unknown;
         data?: { cluster?: { name?: unknown }; acceptor?: { name?: unknown }; dialer?: { name?: unknown } };
       }
     | undefined;
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
   return {
-    correlationId: text(event?.correlationId),
     cluster: text(event?.data?.cluster?.name),
     acceptor: text(event?.data?.acceptor?.name),
     dialer: text(event?.data?.dialer?.name),

@@ -122,7 +122,7 @@ async function main(): Promise<number> {
         `  ${name} gateway       ${c.connections} connections, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out (${relay.address})`,
       );
     }
-    console.log(`  dead letters      ${await pipeline.deadLetters.count()}`);
+    console.log(`  dead letters      ${pipeline.deadLettered().length}`);
     console.log(`  total time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const through = gateway1.counters.bytesIn > 0 && gateway2.counters.bytesIn > 0;
     const active = onDc1?.state === 'ACTIVE' && onDc2?.state === 'ACTIVE';

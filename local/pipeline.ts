@@ -1,7 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { createAcceptPeeringHandler } from '../functions/accept-peering/handler';
 import { createDialPeeringHandler } from '../functions/dial-peering/handler';
@@ -12,6 +12,7 @@ import { SecretBackedClusterDirectory, type ClusterConnection } from '#commons/c
 import { ConsulClient } from '#commons/consul/client';
 import type { EventType, PipelineEvent } from '#commons/events/index';
 import { FileSecretStore } from '#commons/local/file-secret-store';
+import { parseJsonOrUndefined } from '#commons/json';
 import { InProcessQueue } from '#commons/local/in-process-queue';
 import { workflowLog } from '#commons/observability/logger';
 import { systemClock } from '#commons/ports/clock';
@@ -48,7 +49,7 @@ export interface LocalPipelineOptions {
  */
 export class LocalPipeline {
   readonly #outcomes: Outcome[] = [];
-  readonly #deadLettered: { body: string; reason: string; error: string }[] = [];
+  readonly #deadLettered: DeadLetter[] = [];
   readonly #waiters = new Set<() => void>();
   #abort = new AbortController();
   #running: Promise<unknown> | undefined;
@@ -57,7 +58,7 @@ export class LocalPipeline {
   private constructor(
     readonly secrets: SecretStore,
     private readonly queues: Record<Stage, ConsumableQueue>,
-    readonly deadLetters: ConsumableQueue & { count(): Promise<number> },
+    private readonly deadLetters: ConsumableQueue,
     private readonly options: LocalPipelineOptions,
   ) {
     const routes = new QueueEventPublisher({
@@ -91,8 +92,8 @@ export class LocalPipeline {
       });
     };
     const dlq = Object.assign(deadLetters, {
-      consume: (handler: SqsBatchHandler, signal: AbortSignal) => deadLetters.poll(handler, { signal }),
-      count: () => Promise.resolve(deadLetters.stats().visible + deadLetters.stats().inFlight),
+      consume: (handler: SqsBatchHandler, signal: AbortSignal) =>
+        deadLetters.poll(handler, { signal, waitMs: 1_000 }),
     });
     const secrets = new FileSecretStore(
       options.secretsFile === undefined ? {} : { path: options.secretsFile },
@@ -130,21 +131,7 @@ export class LocalPipeline {
       });
       return sqsConsumable(sqs, url);
     };
-    const dlq = Object.assign(sqsConsumable(sqs, dlqUrl), {
-      count: async () => {
-        const { GetQueueAttributesCommand } = await import('@aws-sdk/client-sqs');
-        const attributes = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: dlqUrl,
-            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-          }),
-        );
-        return (
-          Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-          Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-        );
-      },
-    });
+    const dlq = sqsConsumable(sqs, dlqUrl);
     const secrets = new SecretsManagerSecretStore(
       new SecretsManagerClient({ ...(options.client as Record<string, unknown> | undefined) }),
     );
@@ -182,23 +169,11 @@ export class LocalPipeline {
     const context = this.workflowContext();
     const { logger } = this.options;
     const signal = this.#abort.signal;
-    // What the handlers dead-letter is also kept here, for the summary and for tests.
-    const deadLetters: Queue = {
-      send: (message) => {
-        this.#deadLettered.push({
-          body: message.body,
-          reason: message.attributes?.reason ?? '',
-          error: message.attributes?.error ?? '',
-        });
-        return this.deadLetters.send(message);
-      },
-      sendBatch: (messages) => this.deadLetters.sendBatch(messages),
-    };
     // One logger per function, as in Lambda: the workflows log through the logger that carries the
     // record's correlation keys.
     const run = <H>(name: string, create: (c: WorkflowContext, d: Queue, l: Logger) => H) => {
       const log = logger.createChild({ serviceName: name });
-      return create({ ...context, log: workflowLog(log) }, deadLetters, log);
+      return create({ ...context, log: workflowLog(log) }, this.deadLetters, log);
     };
     this.#running = Promise.all([
       this.queues.onboard.consume(
@@ -218,6 +193,12 @@ export class LocalPipeline {
         for (const wake of this.#waiters) wake();
         return Promise.resolve({ batchItemFailures: [] });
       }, signal),
+      // Both kinds of dead letter: those a handler moved there (permanent failures, with their reason)
+      // and those SQS's redrive moved after maxReceiveCount deliveries (no reason of their own).
+      this.deadLetters.consume((event) => {
+        for (const record of event.Records) this.#deadLettered.push(deadLetterOf(record));
+        return Promise.resolve({ batchItemFailures: [] });
+      }, signal),
     ]);
   }
 
@@ -230,13 +211,9 @@ export class LocalPipeline {
     await this.queues[stage].send({ body });
   }
 
-  /** Reason and error of every record the handlers moved to the dead-letter queue. */
-  deadLetterReasons(): Promise<{ reason: string; error: string }[]> {
-    return Promise.resolve(this.#deadLettered.map(({ reason, error }) => ({ reason, error })));
-  }
-
-  deadLetterBodies(): Promise<string[]> {
-    return Promise.resolve(this.#deadLettered.map((d) => d.body));
+  /** Every message that reached the dead-letter queue since start(), in order. */
+  deadLettered(): readonly DeadLetter[] {
+    return this.#deadLettered;
   }
 
   outcomes(): readonly Outcome[] {
@@ -289,6 +266,31 @@ function asLambda(
     };
     // The deprecated callback members are never called by promise handlers.
     return handler(event, local as Context);
+  };
+}
+
+export interface DeadLetter {
+  /** From the message attribute (kept by SQS redrive), else from the body; undefined for a body that is not an event. */
+  correlationId: string | undefined;
+  /** The handler's reason (e.g. `validation`, `name-conflict`), or `retries-exhausted` after the redrive. */
+  reason: string;
+  error: string;
+  body: string;
+}
+
+function deadLetterOf(record: SQSRecord): DeadLetter {
+  const attribute = (name: string): string | undefined => record.messageAttributes[name]?.stringValue;
+  const fromBody = (parseJsonOrUndefined(record.body) as { correlationId?: unknown } | undefined)
+    ?.correlationId;
+  const reason = attribute('reason');
+  return {
+    correlationId: attribute('correlationId') ?? (typeof fromBody === 'string' ? fromBody : undefined),
+    reason: reason ?? 'retries-exhausted',
+    error:
+      reason === undefined
+        ? "gave up after the queue's maxReceiveCount deliveries"
+        : (attribute('error') ?? ''),
+    body: record.body,
   };
 }
 

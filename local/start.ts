@@ -185,10 +185,7 @@ async function waitForOutcomes(
           : { status: 'failed', reason: outcome.data.reason, message: outcome.data.message },
       );
     }
-    const [bodies, reasons] = [await pipeline.deadLetterBodies(), await pipeline.deadLetterReasons()];
-    bodies.forEach((body, i) => {
-      const correlationId = correlationIdOf(body);
-      const { reason = 'unexpected', error = '' } = reasons[i] ?? {};
+    for (const { correlationId, reason, error } of pipeline.deadLettered()) {
       const cluster = correlationId === undefined ? undefined : registrations.get(correlationId);
       for (const request of requests) {
         if (results.has(request)) continue;
@@ -202,7 +199,7 @@ async function waitForOutcomes(
           });
         }
       }
-    });
+    }
     if (results.size === requests.length) return results;
     if (signal.aborted || Date.now() >= deadline) {
       const status = signal.aborted ? 'interrupted' : 'timed out';
@@ -210,15 +207,6 @@ async function waitForOutcomes(
       return results;
     }
     await new Promise((wake) => setTimeout(wake, 500));
-  }
-}
-
-function correlationIdOf(body: string): string | undefined {
-  try {
-    const value = (JSON.parse(body) as { correlationId?: unknown }).correlationId;
-    return typeof value === 'string' ? value : undefined;
-  } catch {
-    return undefined;
   }
 }
 
@@ -419,7 +407,7 @@ async function main(argv: string[]): Promise<number> {
         `  ${`${request.acceptor} accepts, ${request.dialer} dials`.padEnd(width)}  ${result.status.padEnd(11)}  ${detail}`,
       );
     }
-    const deadLetters = await pipeline.deadLetters.count();
+    const deadLetters = pipeline.deadLettered().length;
     console.log(
       `  ${'dead letters'.padEnd(width)}  ${deadLetters}${cli.aws ? ` (queue ${QUEUE_NAME_PREFIX}-dead-letters, earlier runs included)` : ''}`,
     );

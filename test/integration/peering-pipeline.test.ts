@@ -91,7 +91,7 @@ afterAll(async () => {
 
 test('malformed events reach the DLQ with a specific reason and cause zero writes to Consul', async () => {
   const mark = consulCalls.length;
-  const before = await pipeline.deadLetters.count();
+  const before = pipeline.deadLettered().length;
   const send = (body: string) => pipeline.sendRaw('onboard', body);
   const valid = createEvent('cluster.registered', { cluster: ref(dc1) }, { correlationId: 'bad-input' });
   await send('{"type":"cluster.registered"'); // not JSON
@@ -104,9 +104,9 @@ test('malformed events reach the DLQ with a specific reason and cause zero write
     }),
   ); // unknown cluster
   await send(JSON.stringify({ ...valid, data: { cluster: ref(dc1), padding: 'x'.repeat(20_000) } })); // oversized
-  const reasons = await pollUntil('five dead letters', async () => {
-    const letters = await pipeline.deadLetterReasons();
-    return letters.length >= before + 5 ? letters : undefined;
+  const reasons = await pollUntil('five dead letters', () => {
+    const letters = pipeline.deadLettered();
+    return Promise.resolve(letters.length >= before + 5 ? letters : undefined);
   });
   expect(reasons.slice(before).map((l) => l.reason)).toEqual(Array(5).fill('validation'));
   expect(reasons.map((l) => l.error).join('\n')).toMatch(/unknown cluster "nowhere"/);
@@ -190,7 +190,7 @@ test('no token appears in any queue message or log line', async () => {
   }
   const haystacks = [
     ...published.map((e) => JSON.stringify(e)),
-    ...(await pipeline.deadLetterBodies()),
+    ...pipeline.deadLettered().map((d) => d.body),
     ...logLines,
   ];
   expect(haystacks.length).toBeGreaterThan(10);
