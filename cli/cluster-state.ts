@@ -1,11 +1,13 @@
 /** What Consul says about a cluster's readiness to peer through mesh gateways (read-only). */
 import type { ConsulClient } from '#commons/consul/client';
-import type { HealthServiceInstance, Peering } from '#commons/consul/types';
+import type { Peering } from '#commons/consul/types';
 import { DEFAULT_GATEWAY_SERVICE_NAME, type HostPort } from '#commons/events/index';
-import { parseJsonOrUndefined } from '#commons/json';
 import { gatewayTokenSecretName } from '#commons/naming';
 import type { SecretStore } from '#commons/ports/secret-store';
+import { gatewayTokenSecretState } from '#commons/workflows/ensure-gateway-token';
+import { isRegisteredAt } from '#commons/workflows/ensure-mesh-gateway';
 import { peersThroughMeshGateways } from '#commons/workflows/mesh-entry-merge';
+import { isDialingRecord } from '#commons/workflows/peering-role';
 
 export interface GatewayHealth {
   service: string;
@@ -54,7 +56,7 @@ export async function readOnboardingState(
   };
   if (context.requested !== undefined) {
     const requested = context.requested;
-    gateway.atRequestedAddresses = gateways.some((i) => registeredAt(i, requested));
+    gateway.atRequestedAddresses = gateways.some((i) => isRegisteredAt(i, requested));
   }
   return { gateway, meshThroughGateways: peersThroughMeshGateways(mesh?.entry), gatewayToken };
 }
@@ -88,29 +90,18 @@ export function describeOnboarding(state: OnboardingState): string {
   return `gateway token ${describeGatewayToken(state.gatewayToken)}, gateway ${describeGateway(state.gateway)}, mesh flag ${state.meshThroughGateways ? 'on' : 'off'}`;
 }
 
-function registeredAt(instance: HealthServiceInstance, gateway: RequestedGateway): boolean {
-  const wan = instance.service.taggedAddresses.wan;
-  return (
-    instance.service.address === gateway.lan.address &&
-    instance.service.port === gateway.lan.port &&
-    wan?.address === gateway.wan.address &&
-    wan.port === gateway.wan.port
-  );
-}
-
 /** The gateway token lives in the secret store (its accessor id) and in Consul; both must be there. */
 async function readGatewayTokenState(
   consul: ConsulClient,
   secrets: SecretStore,
   secretName: string,
 ): Promise<GatewayTokenState> {
-  const stored = await secrets.get(secretName);
-  if (stored === undefined) return 'no-secret';
-  const accessorId = (parseJsonOrUndefined(stored.value) as { accessorId?: unknown } | undefined)?.accessorId;
-  if (typeof accessorId !== 'string' || accessorId === '') return 'invalid-secret';
-  return (await consul.readToken(accessorId)) === undefined ? 'absent-in-consul' : 'present';
+  const stored = gatewayTokenSecretState(await secrets.get(secretName));
+  if (stored.state === 'missing') return 'no-secret';
+  if (stored.state === 'invalid') return 'invalid-secret';
+  return (await consul.readToken(stored.accessorId)) === undefined ? 'absent-in-consul' : 'present';
 }
 
 /** A dialing record carries the peer's server addresses; an accepting one does not. */
 export const roleOf = (peering: Peering): 'acceptor' | 'dialer' =>
-  peering.peerServerAddresses.length > 0 ? 'dialer' : 'acceptor';
+  isDialingRecord(peering) ? 'dialer' : 'acceptor';

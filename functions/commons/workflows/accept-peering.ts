@@ -18,6 +18,7 @@ import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-g
 import { peersThroughMeshGateways } from './mesh-entry-merge';
 import { ensureExportedServices } from './ensure-exported-services';
 import { ensurePeeringRecord } from './peering-record';
+import { isDialingRecord } from './peering-role';
 
 /** The value of a peering-token secret. The token is single-use; `peeringId` ties it to one peering. */
 export const PeeringTokenSecretSchema = z.strictObject({
@@ -110,8 +111,7 @@ async function decide(
   if (peering?.state === 'DELETING') {
     throw new NotReadyError(`peering "${peering.name}" is being deleted; retrying once it is gone`);
   }
-  if (peering !== undefined && peering.peerServerAddresses.length > 0 && peering.state !== 'TERMINATED') {
-    // A record with peer server addresses is a dialing record: this cluster dials that peer under this name.
+  if (peering !== undefined && isDialingRecord(peering) && peering.state !== 'TERMINATED') {
     throw new PermanentError(
       `the acceptor already dials a peer named "${peering.name}"; a name is either accepted or dialed, not both. Delete that peering or swap acceptor and dialer`,
       'name-conflict',

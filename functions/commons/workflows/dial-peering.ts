@@ -9,6 +9,7 @@ import type { ConsulApi } from '../ports/consul-api';
 import { PeeringTokenSecretSchema, requireMeshThroughGateways } from './accept-peering';
 import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
+import { isDialingRecord } from './peering-role';
 
 /** Meta key on the dialer's peering: which token version established it. */
 export const TOKEN_VERSION_KEY = 'token-version';
@@ -59,7 +60,7 @@ export async function dialPeering(
       `the peering "${acceptor.name}" on ${dialer.name} is being deleted`,
     );
   }
-  if (local !== undefined && local.peerServerAddresses.length === 0 && local.state !== 'TERMINATED') {
+  if (local !== undefined && !isDialingRecord(local) && local.state !== 'TERMINATED') {
     return fail(
       event,
       context,

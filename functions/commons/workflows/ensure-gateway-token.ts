@@ -4,7 +4,7 @@ import { parseJsonOrUndefined } from '../json';
 import { PermanentError } from '../errors';
 import { gatewayTokenSecretName, TAG_KIND } from '../naming';
 import type { ConsulApi } from '../ports/consul-api';
-import type { SecretStore } from '../ports/secret-store';
+import type { SecretStore, SecretValue } from '../ports/secret-store';
 import { meshGatewayPolicyName, meshGatewayPolicyRules } from './gateway-policy';
 
 export const GatewayTokenSecretSchema = z.strictObject({
@@ -14,6 +14,16 @@ export const GatewayTokenSecretSchema = z.strictObject({
   serviceName: z.string(),
 });
 export type GatewayTokenSecret = z.infer<typeof GatewayTokenSecretSchema>;
+
+/** What the gateway token secret says, before Consul is asked (judged as onboarding would judge it). */
+export type GatewayTokenSecretState =
+  { state: 'missing' } | { state: 'invalid' } | { state: 'present'; accessorId: string };
+
+export function gatewayTokenSecretState(secret: SecretValue | undefined): GatewayTokenSecretState {
+  if (secret === undefined) return { state: 'missing' };
+  const parsed = z.safeParse(GatewayTokenSecretSchema, parseJsonOrUndefined(secret.value));
+  return parsed.success ? { state: 'present', accessorId: parsed.data.accessorId } : { state: 'invalid' };
+}
 
 /**
  * Ensures the mesh gateway's least-privilege policy and ACL token exist, with the token in the secret

@@ -21,7 +21,7 @@ export async function ensureMeshGatewayRegistered(
 ): Promise<{ changed: boolean }> {
   const instances = await consul.healthService(gateway.serviceName);
   const current = instances.find((i) => i.service.id === gateway.serviceName);
-  if (current !== undefined && registeredAs(current, gateway)) return { changed: false };
+  if (current !== undefined && isRegisteredAt(current, gateway)) return { changed: false };
   const lan = { Address: gateway.lan.address, Port: gateway.lan.port };
   await consul.registerAgentService({
     Kind: 'mesh-gateway',
@@ -42,7 +42,11 @@ export async function ensureMeshGatewayRegistered(
   return { changed: true };
 }
 
-function registeredAs(instance: HealthServiceInstance, gateway: GatewayAddresses): boolean {
+/** A mesh-gateway instance registered at exactly these LAN and WAN addresses. */
+export function isRegisteredAt(
+  instance: HealthServiceInstance,
+  gateway: Pick<GatewayAddresses, 'lan' | 'wan'>,
+): boolean {
   const wan = instance.service.taggedAddresses.wan;
   return (
     instance.service.kind === 'mesh-gateway' &&

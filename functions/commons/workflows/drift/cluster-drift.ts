@@ -1,6 +1,7 @@
 import { peersThroughMeshGateways } from '../mesh-entry-merge';
 import { MANUAL_REMEDY, remedyFor, type DriftFinding, type DriftKind } from './findings';
-import type { ClusterObservation, GatewayTokenSecretState } from './observe-cluster';
+import type { GatewayTokenSecretState } from '../ensure-gateway-token';
+import type { ClusterObservation } from './observe-cluster';
 
 export interface ClusterFacts {
   cluster: string;

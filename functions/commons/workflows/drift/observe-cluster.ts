@@ -1,9 +1,6 @@
 import type { HealthServiceInstance, Peering, RawConfigEntry } from '../../consul/types';
 import type { ConsulApi } from '../../ports/consul-api';
-
-/** What the gateway token secret said, before Consul is asked. */
-export type GatewayTokenSecretState =
-  { state: 'missing' } | { state: 'invalid' } | { state: 'present'; accessorId: string };
+import type { GatewayTokenSecretState } from '../ensure-gateway-token';
 
 /** One cluster's actual state, as read in one pass. */
 export interface ClusterObservation {

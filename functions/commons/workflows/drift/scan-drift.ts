@@ -11,9 +11,9 @@ import { mapWithConcurrency } from './bounded-concurrency';
 import { clusterFindings } from './cluster-drift';
 import { pairKey, readDesiredState, type ClusterPair } from './desired-state';
 import { MANUAL_REMEDY, remedyFor, type DriftFinding, type DriftReport } from './findings';
-import { observeCluster, type ClusterObservation, type GatewayTokenSecretState } from './observe-cluster';
+import { observeCluster, type ClusterObservation } from './observe-cluster';
 import { peeringFindings, type StoredTokenAge } from './peering-drift';
-import { GatewayTokenSecretSchema } from '../ensure-gateway-token';
+import { gatewayTokenSecretState } from '../ensure-gateway-token';
 
 export type { DriftFinding, DriftKind, DriftReport } from './findings';
 export { remediateDrift } from './remediate-drift';
@@ -129,7 +129,7 @@ async function scanCluster(
     throw error;
   }
   const { api: consul, connection, gatewayService } = connected;
-  const gatewayToken = gatewayTokenState(tokenSecret);
+  const gatewayToken = gatewayTokenSecretState(tokenSecret);
   try {
     const observation = await observeCluster(consul, {
       gatewayService,
@@ -161,12 +161,6 @@ function cannotReadCluster(error: unknown): boolean {
 function isDeadline(error: unknown): boolean {
   const name = typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
   return name === 'TimeoutError' || name === 'AbortError';
-}
-
-function gatewayTokenState(secret: SecretValue | undefined): GatewayTokenSecretState {
-  if (secret === undefined) return { state: 'missing' };
-  const parsed = z.safeParse(GatewayTokenSecretSchema, parseJsonOrUndefined(secret.value));
-  return parsed.success ? { state: 'present', accessorId: parsed.data.accessorId } : { state: 'invalid' };
 }
 
 async function readTokenAge(context: WorkflowContext, pair: ClusterPair): Promise<StoredTokenAge> {
