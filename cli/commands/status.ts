@@ -1,7 +1,5 @@
-import * as z from 'zod/mini';
 import type { Peering } from '#commons/consul/types';
-import { ClusterNameSchema } from '#commons/events/index';
-import { clusterSecretName } from '#commons/naming';
+import { listRegisteredClusters, listWantedPeerings } from '#commons/registry';
 import { readPeeringRecord } from '#commons/workflows/peering-record';
 import { expectPositionals, type ParsedArgs } from '../args';
 import { mapBounded } from '../bounded';
@@ -83,25 +81,12 @@ interface ClusterRead {
   peerings: Peering[];
 }
 
-const isClusterName = (name: string): boolean => z.safeParse(ClusterNameSchema, name).success;
-
-async function listRegistered(runtime: Runtime): Promise<string[]> {
-  const folder = clusterSecretName(runtime.settings.secretPrefix, '');
-  return (await runtime.secrets.list({ namePrefix: folder }))
-    .map((s) => s.name.slice(folder.length))
-    .filter(isClusterName)
-    .sort();
-}
-
 async function listWanted(runtime: Runtime, concurrency: number): Promise<PeeringReport[]> {
-  const folder = `${runtime.settings.secretPrefix}/peerings/`;
-  const pairs = (await runtime.secrets.list({ namePrefix: folder }))
-    .map((s) => s.name.slice(folder.length).split('/'))
-    .filter((parts): parts is [string, string] => parts.length === 2 && parts.every(isClusterName));
-  const records = await mapBounded(pairs, concurrency, ([acceptor, dialer]) =>
+  const pairs = await listWantedPeerings(runtime.secrets, runtime.settings.secretPrefix);
+  const records = await mapBounded(pairs, concurrency, ({ acceptor, dialer }) =>
     readPeeringRecord(runtime.secrets, runtime.settings.secretPrefix, acceptor, dialer),
   );
-  return pairs.map(([acceptor, dialer], i) => {
+  return pairs.map(({ acceptor, dialer }, i) => {
     const record = records[i];
     const exportServices = record?.status === 'fulfilled' ? record.value?.exportServices : undefined;
     return {
@@ -259,7 +244,7 @@ async function run(args: ParsedArgs, { out, env }: CommandContext): Promise<Exit
   const backend = backendChoice(args, env);
   const runtime = openRuntime({ backend, env, out });
   try {
-    const registered = await listRegistered(runtime);
+    const registered = await listRegisteredClusters(runtime.secrets, runtime.settings.secretPrefix);
     if (only !== undefined && !registered.includes(only)) {
       throw new UsageError(
         `<cluster>: unknown cluster "${only}" (registered: ${registered.join(', ') || 'none'})`,

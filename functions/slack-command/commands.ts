@@ -1,4 +1,4 @@
-import { ClusterNameSchema, createEvent } from '#commons/events/index';
+import { createEvent } from '#commons/events/index';
 import { clusterSecretName, TAG_KIND } from '#commons/naming';
 import type { EventPublisher } from '#commons/ports/event-publisher';
 import type { SecretStore } from '#commons/ports/secret-store';
@@ -10,15 +10,10 @@ import {
   unknownClustersText,
   type SlackMessage,
 } from '#commons/slack/messages';
-import {
-  clustersFolder,
-  peeringRecordsFolder,
-  SLACK_RESPONSE_KIND,
-  slackResponseSecretName,
-} from '#commons/slack/naming';
+import { listRegisteredClusters, listWantedPeerings } from '#commons/registry';
+import { SLACK_RESPONSE_KIND, slackResponseSecretName } from '#commons/slack/naming';
 import { serialiseResponseRecord } from '#commons/slack/response-url';
 import type { WorkflowLog } from '#commons/workflows/context';
-import * as z from 'zod/mini';
 
 export interface CommandContext {
   secrets: SecretStore;
@@ -40,7 +35,7 @@ export async function requestPeering(
 ): Promise<SlackMessage> {
   const { secrets, events, secretPrefix, log } = context;
   // Listed, not read: this public-facing function never needs the clusters' management tokens.
-  const registered = new Set(await registeredClusters(secrets, secretPrefix));
+  const registered = new Set(await listRegisteredClusters(secrets, secretPrefix));
   const unknown = [pair.acceptor, pair.dialer].filter((name) => !registered.has(name));
   if (unknown.length > 0) {
     log.info('peering refused: unknown cluster', { ...pair, unknown });
@@ -83,34 +78,8 @@ export async function requestPeering(
 export async function describeStatus(context: CommandContext): Promise<SlackMessage> {
   const { secrets, secretPrefix } = context;
   const [clusters, peerings] = await Promise.all([
-    registeredClusters(secrets, secretPrefix),
-    requestedPeerings(secrets, secretPrefix),
+    listRegisteredClusters(secrets, secretPrefix),
+    listWantedPeerings(secrets, secretPrefix),
   ]);
   return ephemeral(statusText(clusters, peerings));
-}
-
-const isClusterName = (name: string): boolean => z.safeParse(ClusterNameSchema, name).success;
-
-async function registeredClusters(secrets: SecretStore, prefix: string): Promise<string[]> {
-  const folder = clustersFolder(prefix);
-  const found = await secrets.list({ namePrefix: folder });
-  return found
-    .map((secret) => secret.name.slice(folder.length))
-    .filter(isClusterName)
-    .sort();
-}
-
-async function requestedPeerings(
-  secrets: SecretStore,
-  prefix: string,
-): Promise<{ acceptor: string; dialer: string }[]> {
-  const folder = peeringRecordsFolder(prefix);
-  const found = await secrets.list({ namePrefix: folder });
-  return found
-    .flatMap((secret) => {
-      const [acceptor, dialer, ...rest] = secret.name.slice(folder.length).split('/');
-      if (acceptor === undefined || dialer === undefined || rest.length > 0) return [];
-      return isClusterName(acceptor) && isClusterName(dialer) ? [{ acceptor, dialer }] : [];
-    })
-    .sort((a, b) => a.acceptor.localeCompare(b.acceptor) || a.dialer.localeCompare(b.dialer));
 }

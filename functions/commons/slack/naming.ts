@@ -1,5 +1,3 @@
-import { clusterSecretName } from '../naming';
-
 /**
  * Where the Slack function keeps a command's `response_url` until the outcome is posted. A response_url
  * is a bearer capability (anyone holding it can post into the channel for 30 minutes), so it lives in
@@ -7,15 +5,6 @@ import { clusterSecretName } from '../naming';
  */
 export const slackResponseSecretName = (prefix: string, correlationId: string): string =>
   `${prefix}/slack-responses/${correlationId}`;
-
-/** The folder of every cluster connection secret (`clusterSecretName`), for listing. */
-export const clustersFolder = (prefix: string): string => clusterSecretName(prefix, '');
-
-/**
- * The folder of every wanted-peering record (`peeringRecordSecretName`: `<folder><acceptor>/<dialer>`);
- * a unit test keeps the two in step.
- */
-export const peeringRecordsFolder = (prefix: string): string => `${prefix}/peerings/`;
 
 /** Tag value (under `TAG_KIND`) of the stored response_url secrets, so a sweep can find leftovers. */
 export const SLACK_RESPONSE_KIND = 'slack-response';

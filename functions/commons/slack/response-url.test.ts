@@ -1,5 +1,4 @@
-import { peeringRecordSecretName } from '../naming';
-import { clustersFolder, peeringRecordsFolder, slackResponseSecretName } from './naming';
+import { slackResponseSecretName } from './naming';
 import { isAllowedResponseUrl, originOf, parseResponseRecord, serialiseResponseRecord } from './response-url';
 
 describe('isAllowedResponseUrl', () => {
@@ -56,11 +55,8 @@ test('the stored response record round-trips, and anything else is unusable', ()
   expect(parseResponseRecord(JSON.stringify({ ...record, extra: 1 }))).toBeUndefined();
 });
 
-test('Slack secret names live under the prefix, beside the folders they list', () => {
+test('Slack response secrets live under the prefix', () => {
   expect(slackResponseSecretName('consul-peering', 'slack-abc')).toBe(
     'consul-peering/slack-responses/slack-abc',
   );
-  expect(clustersFolder('consul-peering')).toBe('consul-peering/clusters/');
-  // The listing folder must follow the naming scheme it mirrors.
-  expect(peeringRecordSecretName('p', 'dc1', 'dc2')).toBe(`${peeringRecordsFolder('p')}dc1/dc2`);
 });

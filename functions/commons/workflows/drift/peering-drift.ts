@@ -1,5 +1,5 @@
 import type { Peering } from '../../consul/types';
-import type { ClusterPair } from './desired-state';
+import type { ClusterPair } from '../../registry';
 import { remedyFor, type DriftFinding, type DriftKind } from './findings';
 
 /** The stored peering token of a pair, as far as its age goes. */

@@ -4,7 +4,7 @@ import { createEvent, type ClusterRef, type EventOf, type PipelineEvent } from '
 import { clusterSecretName, peeringTokenSecretName } from '../../naming';
 import type { WorkflowContext } from '../context';
 import { readPeeringRecord } from '../peering-record';
-import { pairKey, type ClusterPair } from './desired-state';
+import { pairKey, type ClusterPair } from '../../registry';
 import {
   CLUSTER_KINDS,
   isAutomatic,

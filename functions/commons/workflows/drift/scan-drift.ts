@@ -9,7 +9,7 @@ import { PeeringTokenSecretSchema } from '../accept-peering';
 import type { WorkflowContext } from '../context';
 import { mapWithConcurrency } from './bounded-concurrency';
 import { clusterFindings } from './cluster-drift';
-import { pairKey, readDesiredState, type ClusterPair } from './desired-state';
+import { pairKey, readDesiredState, type ClusterPair } from '../../registry';
 import { MANUAL_REMEDY, remedyFor, type DriftFinding, type DriftReport } from './findings';
 import { observeCluster, type ClusterObservation } from './observe-cluster';
 import { peeringFindings, type StoredTokenAge } from './peering-drift';
