@@ -7,7 +7,7 @@ import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } fro
 import type { SecretValue } from '../../ports/secret-store';
 import { PeeringTokenSecretSchema } from '../accept-peering';
 import type { WorkflowContext } from '../context';
-import { mapWithConcurrency } from './bounded-concurrency';
+import { mapWithConcurrency } from '../../bounded-concurrency';
 import { clusterFindings } from './cluster-drift';
 import { pairKey, readDesiredState, type ClusterPair } from '../../registry';
 import { MANUAL_REMEDY, remedyFor, type DriftFinding, type DriftReport } from './findings';
