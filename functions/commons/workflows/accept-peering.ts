@@ -45,9 +45,12 @@ export async function acceptPeering(
   context: WorkflowContext,
 ): Promise<{ generated: boolean }> {
   const { acceptor, dialer } = event.data;
-  const acceptorCluster = await context.clusters.connect(acceptor);
+  // Both must be registered (an unknown dialer is bad input): refused before anything is written.
+  const [acceptorCluster] = await Promise.all([
+    context.clusters.connect(acceptor),
+    context.clusters.connect(dialer),
+  ]);
   const consul = acceptorCluster.api;
-  await context.clusters.connect(dialer); // an unknown dialer is bad input: refuse before writing anything
   const wanted = await ensurePeeringRecord(context.secrets, context.settings.secretPrefix, {
     acceptor: acceptor.name,
     dialer: dialer.name,

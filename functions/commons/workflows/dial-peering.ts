@@ -38,9 +38,11 @@ export async function dialPeering(
       'data.tokenSecret',
     );
   }
-  const dialerCluster = await context.clusters.connect(dialer);
+  const [dialerCluster, { api: acceptorApi }] = await Promise.all([
+    context.clusters.connect(dialer),
+    context.clusters.connect(acceptor),
+  ]);
   const dialerApi = dialerCluster.api;
-  const { api: acceptorApi } = await context.clusters.connect(acceptor);
 
   try {
     await requireMeshThroughGateways(dialerApi, dialer.name);
@@ -154,8 +156,11 @@ async function confirmActive(
   const deadline = context.clock.now().getTime() + context.settings.activationPollMs;
   let dialerPeering = known;
   for (;;) {
-    dialerPeering ??= await dialerApi.readPeering(acceptor.name);
-    const acceptorPeering = await acceptorApi.readPeering(dialer.name);
+    const [dialerSide, acceptorPeering] = await Promise.all([
+      dialerPeering ?? dialerApi.readPeering(acceptor.name),
+      acceptorApi.readPeering(dialer.name),
+    ]);
+    dialerPeering = dialerSide;
     if (dialerPeering?.state === 'ACTIVE' && acceptorPeering?.state === 'ACTIVE') {
       await context.events.publish(
         createEvent(
