@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { freePorts } from './free-port';
+import { OwnedProcess } from './owned-process';
 
 /**
  * A real moto server (AWS APIs on loopback) owned by the calling test file: started as a child process
@@ -59,60 +59,27 @@ class PortInUseError extends Error {}
 
 async function launch(executable: string, port: number, readyTimeoutMs: number): Promise<MotoServer> {
   const endpoint = `http://127.0.0.1:${port}`;
-  const args = ['-H', '127.0.0.1', '-p', String(port)];
-  // On Linux, setpriv asks the kernel to kill moto when this process dies, even by SIGKILL, where no
-  // exit handler runs. It execs, so the pid stays moto's. detached stays false: moto shares our process
-  // group, so a Ctrl-C in the terminal reaches it too.
-  const setpriv = process.platform === 'linux' ? findExecutable('setpriv') : undefined;
-  const child =
-    setpriv === undefined
-      ? spawn(executable, args, { detached: false, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn(setpriv, ['--pdeathsig', 'KILL', '--', executable, ...args], {
-          detached: false,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-
-  let output = '';
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString('utf8')).slice(-OUTPUT_LIMIT);
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-
-  // Set from event handlers; an object keeps the compiler from narrowing the fields to `undefined`.
-  const state: {
-    exit?: { code: number | null; signal: NodeJS.Signals | null };
-    spawnError?: NodeJS.ErrnoException;
-  } = {};
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      state.exit = { code, signal };
-      resolve();
-    });
-    child.once('error', (error) => {
-      state.spawnError = error;
-      resolve();
-    });
-  });
-  const unregister = killWithProcess(child);
+  // Like every server the tests start: its own process group and a watchdog, so it dies with us.
+  const moto = new OwnedProcess('moto_server', executable, ['-H', '127.0.0.1', '-p', String(port)]);
+  const tail = (): string => moto.output.slice(-OUTPUT_LIMIT);
 
   const started = Date.now();
   const deadline = started + readyTimeoutMs;
   for (;;) {
-    const { exit, spawnError } = state;
-    if (spawnError !== undefined || exit !== undefined) {
-      unregister();
-      if (spawnError?.code === 'ENOENT' || exit?.code === 127) throw new Error(`${INSTALL_HINT}\n${output}`);
-      if (output.includes('Address already in use')) throw new PortInUseError(`port ${port} is taken`);
-      const how = spawnError?.message ?? `exited with code ${exit?.code} (signal ${exit?.signal})`;
-      throw new Error(`moto_server did not start: ${how}\n--- moto output ---\n${output}`);
+    if (!moto.running) {
+      const code = await moto.exited();
+      await moto.stop();
+      if (code === 127 || tail().includes('ENOENT')) throw new Error(`${INSTALL_HINT}\n${tail()}`);
+      if (tail().includes('Address already in use')) throw new PortInUseError(`port ${port} is taken`);
+      throw new Error(
+        `moto_server did not start: exited with code ${String(code)}\n--- moto output ---\n${tail()}`,
+      );
     }
     if (await answers(endpoint)) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      unregister();
+      await moto.stop(0);
       throw new Error(
-        `moto_server did not answer on ${endpoint} within ${readyTimeoutMs} ms\n--- moto output ---\n${output}`,
+        `moto_server did not answer on ${endpoint} within ${readyTimeoutMs} ms\n--- moto output ---\n${tail()}`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -122,7 +89,7 @@ async function launch(executable: string, port: number, readyTimeoutMs: number):
   return {
     endpoint,
     port,
-    pid: child.pid ?? -1,
+    pid: moto.pid ?? -1,
     clientConfig: {
       endpoint,
       region: 'us-east-1',
@@ -130,40 +97,11 @@ async function launch(executable: string, port: number, readyTimeoutMs: number):
     },
     async reset() {
       const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
-      if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}\n${output}`);
+      if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}\n${tail()}`);
     },
-    async stop() {
-      if (state.exit === undefined && state.spawnError === undefined) {
-        child.kill('SIGTERM');
-        const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(killer);
-      }
-      unregister();
-    },
-    output: () => `(ready after ${readyMs} ms)\n${output}`,
+    stop: () => moto.stop(),
+    output: () => `(ready after ${readyMs} ms)\n${tail()}`,
   };
-}
-
-/** Kills the child when this process exits or is told to stop; returns the undo. */
-function killWithProcess(child: ChildProcess): () => void {
-  const onExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-  const onSignal = (signal: NodeJS.Signals): void => {
-    child.kill('SIGKILL');
-    unregister();
-    // Listening to a signal cancels its default action: restore it when nobody else listens.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-  };
-  const unregister = (): void => {
-    process.off('exit', onExit);
-    for (const signal of signals) process.off(signal, onSignal);
-  };
-  process.on('exit', onExit);
-  for (const signal of signals) process.on(signal, onSignal);
-  return unregister;
 }
 
 async function answers(endpoint: string): Promise<boolean> {

@@ -9,6 +9,7 @@ export class OwnedProcess {
   readonly #child: ChildProcess;
   readonly #watchdog: ChildProcess;
   #output = '';
+  #spawnFailed = false;
   #exited: Promise<number | null>;
 
   constructor(
@@ -35,6 +36,7 @@ export class OwnedProcess {
         resolve(code);
       });
       this.#child.once('error', (error) => {
+        this.#spawnFailed = true;
         this.#output += `\n[spawn error] ${error.message}\n`;
         resolve(null);
       });
@@ -77,7 +79,7 @@ export class OwnedProcess {
   }
 
   get running(): boolean {
-    return this.#child.exitCode === null && this.#child.signalCode === null;
+    return !this.#spawnFailed && this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
   /** Resolves with the exit code when the process ends (null if it could not start or was signalled). */
