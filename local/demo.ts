@@ -50,7 +50,7 @@ async function main(): Promise<number> {
   const secretsDir = await mkdtemp(join(tmpdir(), 'peering-demo-secrets-'));
   const secretPrefix = 'consul-peering';
   const pipelineOptions = {
-    settings: { ...DEFAULT_SETTINGS, secretPrefix, gatewayCheckInterval: '1s', recheckDelaySeconds: 2 },
+    settings: { ...DEFAULT_SETTINGS, secretPrefix, gatewayCheckInterval: '1s', retryCapSeconds: 2 },
     logger: createLogger('local-demo'),
     onEvent: (event: PipelineEvent) => {
       step(describeEvent(event));

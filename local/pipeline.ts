@@ -18,7 +18,7 @@ import { workflowLog } from '#commons/observability/logger';
 import { systemClock } from '#commons/ports/clock';
 import type { EventPublisher } from '#commons/ports/event-publisher';
 import type { ConsulApi } from '#commons/ports/consul-api';
-import type { Queue } from '#commons/ports/queue';
+import type { Queue, SourceQueue } from '#commons/ports/queue';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
@@ -29,7 +29,7 @@ type Outcome = Extract<PipelineEvent, { type: 'peering.established' | 'peering.f
 type Stage = 'onboard' | 'accept' | 'dial' | 'outcomes';
 
 /** A queue the local runtime both publishes to and consumes, like a Lambda event source. */
-interface ConsumableQueue extends Queue {
+interface ConsumableQueue extends Queue, SourceQueue {
   consume(handler: SqsBatchHandler, signal: AbortSignal): Promise<void>;
 }
 
@@ -38,6 +38,11 @@ export interface LocalPipelineOptions {
   logger: Logger;
   /** Called for every event published, for progress output (never holds secret values). */
   onEvent?: (event: PipelineEvent) => void;
+  /**
+   * Concurrent consumers per queue (default 1). Lambda runs several instances of a function side by
+   * side, each with its own batches; K > 1 reproduces that, as the concurrency tests do.
+   */
+  consumers?: number;
   /** Wraps each cluster's Consul API, e.g. to count calls in benchmarks. */
   wrapConsul?: (cluster: string, api: ConsulApi) => ConsulApi;
 }
@@ -171,23 +176,24 @@ export class LocalPipeline {
     const signal = this.#abort.signal;
     // One logger per function, as in Lambda: the workflows log through the logger that carries the
     // record's correlation keys.
-    const run = <H>(name: string, create: (c: WorkflowContext, d: Queue, l: Logger) => H) => {
-      const log = logger.createChild({ serviceName: name });
-      return create({ ...context, log: workflowLog(log) }, this.deadLetters, log);
+    const run = (
+      name: string,
+      queue: ConsumableQueue,
+      create: (c: WorkflowContext, d: Queue, l: Logger, s: SourceQueue) => Parameters<typeof asLambda>[1],
+    ) => {
+      // Each consumer is its own "instance": its own handler (the batch processor and the logger's
+      // correlation keys are per invocation state), as separate Lambda instances have.
+      const consumers = Math.max(1, this.options.consumers ?? 1);
+      return Array.from({ length: consumers }, () => {
+        const log = logger.createChild({ serviceName: name });
+        const handler = create({ ...context, log: workflowLog(log) }, this.deadLetters, log, queue);
+        return queue.consume(asLambda(name, handler), signal);
+      });
     };
     this.#running = Promise.all([
-      this.queues.onboard.consume(
-        asLambda('onboard-cluster', run('onboard-cluster', createOnboardClusterHandler)),
-        signal,
-      ),
-      this.queues.accept.consume(
-        asLambda('accept-peering', run('accept-peering', createAcceptPeeringHandler)),
-        signal,
-      ),
-      this.queues.dial.consume(
-        asLambda('dial-peering', run('dial-peering', createDialPeeringHandler)),
-        signal,
-      ),
+      ...run('onboard-cluster', this.queues.onboard, createOnboardClusterHandler),
+      ...run('accept-peering', this.queues.accept, createAcceptPeeringHandler),
+      ...run('dial-peering', this.queues.dial, createDialPeeringHandler),
       this.queues.outcomes.consume((event) => {
         for (const record of event.Records) this.#outcomes.push(JSON.parse(record.body) as Outcome);
         for (const wake of this.#waiters) wake();
@@ -298,6 +304,7 @@ function sqsConsumable(sqs: SQSClient, queueUrl: string): ConsumableQueue {
   const queue = new SqsQueue({ queueUrl, client: sqs });
   return {
     send: (message) => queue.send(message),
+    retryAfter: (receiptHandle, seconds) => queue.retryAfter(receiptHandle, seconds),
     sendBatch: (messages) => queue.sendBatch(messages),
     consume: (handler, signal) => pollSqs(sqs, queueUrl, handler, { signal }),
   };

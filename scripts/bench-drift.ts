@@ -238,7 +238,7 @@ async function main(): Promise<void> {
         ...DEFAULT_SETTINGS,
         secretPrefix: PREFIX,
         gatewayCheckInterval: '1s',
-        recheckDelaySeconds: 1,
+        retryCapSeconds: 2,
         // Hand the wait for ACTIVE back to the queue quickly, so one pair never holds up the others.
         activationPollMs: 1_000,
         maxAttempts: 60,

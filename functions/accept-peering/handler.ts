@@ -1,14 +1,21 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createQueueHandler } from '#commons/handler/queue-handler';
-import type { Queue } from '#commons/ports/queue';
+import type { Queue, SourceQueue } from '#commons/ports/queue';
 import type { WorkflowContext } from '#commons/workflows/context';
 import { acceptPeering } from '#commons/workflows/accept-peering';
 
 /** `peering.requested` → `acceptPeering`. The same handler runs in Lambda (index.ts) and in the local runtime. */
-export const createAcceptPeeringHandler = (context: WorkflowContext, deadLetters: Queue, logger: Logger) =>
+export const createAcceptPeeringHandler = (
+  context: WorkflowContext,
+  deadLetters: Queue,
+  logger: Logger,
+  source: SourceQueue,
+) =>
   createQueueHandler({
     eventTypes: ['peering.requested'],
     workflow: (event) => acceptPeering(event, context),
     deadLetters,
+    source,
+    retry: context.settings,
     logger,
   });

@@ -3,6 +3,6 @@ import { awsWorkflowContext } from '#commons/wiring/aws-context';
 import { createDialPeeringHandler } from './handler';
 
 const logger = createLogger('dial-peering');
-const { context, deadLetters } = awsWorkflowContext(logger);
+const { context, deadLetters, sourceQueue } = awsWorkflowContext(logger);
 
-export const handler = createDialPeeringHandler(context, deadLetters, logger);
+export const handler = createDialPeeringHandler(context, deadLetters, logger, sourceQueue('DIAL_QUEUE_URL'));

@@ -7,6 +7,7 @@ import { MockAgent, type Interceptable } from 'undici';
 import { createEvent, type PipelineEvent } from '#commons/events/index';
 import { FileSecretStore } from '#commons/local/file-secret-store';
 import type { OutgoingMessage, Queue } from '#commons/ports/queue';
+import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { slackResponseSecretName } from '#commons/slack/naming';
 import { SlackResponsePoster } from '#commons/slack/response-poster';
 import { serialiseResponseRecord } from '#commons/slack/response-url';
@@ -87,6 +88,8 @@ beforeEach(() => {
       log,
     },
     deadLetters,
+    source: { retryAfter: () => Promise.resolve() },
+    retry: DEFAULT_SETTINGS,
     logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
   });
   invoke = (records) => handler({ Records: records }, {} as Context);

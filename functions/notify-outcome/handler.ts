@@ -1,12 +1,16 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createQueueHandler } from '#commons/handler/queue-handler';
-import type { Queue } from '#commons/ports/queue';
+import type { Queue, SourceQueue } from '#commons/ports/queue';
+import type { RetryPolicy } from '#commons/handler/queue-handler';
 import { notifyOutcome, type NotifyOutcomeContext } from '#commons/slack/notify-outcome';
 
 export interface NotifyOutcomeHandlerOptions {
   context: NotifyOutcomeContext;
   /** Where permanent failures go at once, with their reason. */
   deadLetters: Queue;
+  /** The outcome queue: a retryable failure comes back after a backoff delay. */
+  source: SourceQueue;
+  retry: RetryPolicy;
   logger: Logger;
 }
 
@@ -15,7 +19,13 @@ export interface NotifyOutcomeHandlerOptions {
  * retryable failure (Slack 5xx, a network error) is redelivered alone; a permanent one (a malformed or
  * foreign event) is copied to the dead-letter queue with its reason.
  */
-export function createNotifyOutcomeHandler({ context, deadLetters, logger }: NotifyOutcomeHandlerOptions) {
+export function createNotifyOutcomeHandler({
+  context,
+  deadLetters,
+  source,
+  retry,
+  logger,
+}: NotifyOutcomeHandlerOptions) {
   return createQueueHandler({
     eventTypes: ['peering.established', 'peering.failed'],
     workflow: async (event) => {
@@ -23,6 +33,8 @@ export function createNotifyOutcomeHandler({ context, deadLetters, logger }: Not
       logger.debug('outcome handled', { result });
     },
     deadLetters,
+    source,
+    retry,
     logger,
   });
 }

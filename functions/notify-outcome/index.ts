@@ -5,13 +5,15 @@ import { SqsQueue } from '#commons/aws/sqs-queue';
 import { DEFAULT_SECRET_PREFIX } from '#commons/naming';
 import { createLogger, workflowLog } from '#commons/observability/logger';
 import { SlackResponsePoster } from '#commons/slack/response-poster';
-import { requiredEnv } from '#commons/wiring/settings-from-env';
+import { requiredEnv, settingsFromEnv } from '#commons/wiring/settings-from-env';
 import { createNotifyOutcomeHandler } from './handler';
 
 const logger = createLogger('notify-outcome');
 
 // Posts go only to https://hooks.slack.com/ (the poster's default); there is deliberately no setting
 // to widen that in production.
+const sqs = new SQSClient({});
+
 export const handler = createNotifyOutcomeHandler({
   context: {
     secrets: new SecretsManagerSecretStore(new SecretsManagerClient({})),
@@ -19,6 +21,8 @@ export const handler = createNotifyOutcomeHandler({
     slack: new SlackResponsePoster(),
     log: workflowLog(logger),
   },
-  deadLetters: new SqsQueue({ queueUrl: requiredEnv('DEAD_LETTER_QUEUE_URL'), client: new SQSClient({}) }),
+  deadLetters: new SqsQueue({ queueUrl: requiredEnv('DEAD_LETTER_QUEUE_URL'), client: sqs }),
+  source: new SqsQueue({ queueUrl: requiredEnv('OUTCOME_QUEUE_URL'), client: sqs }),
+  retry: settingsFromEnv(),
   logger,
 });

@@ -3,6 +3,11 @@ import { awsWorkflowContext } from '#commons/wiring/aws-context';
 import { createOnboardClusterHandler } from './handler';
 
 const logger = createLogger('onboard-cluster');
-const { context, deadLetters } = awsWorkflowContext(logger);
+const { context, deadLetters, sourceQueue } = awsWorkflowContext(logger);
 
-export const handler = createOnboardClusterHandler(context, deadLetters, logger);
+export const handler = createOnboardClusterHandler(
+  context,
+  deadLetters,
+  logger,
+  sourceQueue('ONBOARD_QUEUE_URL'),
+);

@@ -25,7 +25,7 @@ describe('resolveConfig', () => {
         allowedUserIds: [],
         allowedChannelIds: [],
       },
-      maxReceiveCount: 5,
+      maxReceiveCount: 20,
       logLevel: 'INFO',
     });
   });

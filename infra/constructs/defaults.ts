@@ -27,7 +27,13 @@ export const QUEUE_DEFAULTS = {
   retentionPeriod: Duration.days(4),
   /** Longer than the source queues', so a redriven message never expires sooner than it would have. */
   deadLetterRetentionPeriod: Duration.days(14),
-  maxReceiveCount: 5,
+  /**
+   * A backstop for records that crash or time out the function (each such delivery costs a whole
+   * visibility timeout). Retryable failures do not get here: the handler retries them with a backoff
+   * and dead-letters them itself, with their reason, once the retry budget (RETRY_BUDGET_SECONDS,
+   * 300 s: about 14 deliveries) is spent, so this must stay above that count.
+   */
+  maxReceiveCount: 20,
 } as const;
 
 /** The functions fed by a queue: the pipeline's steps and the outcome notifier. */

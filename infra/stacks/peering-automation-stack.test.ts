@@ -266,11 +266,12 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  it('wires notify-outcome to the secret prefix and the dead-letter queue only', () => {
+  it('wires notify-outcome to the secret prefix, the dead-letter queue and its own queue (for retry delays) only', () => {
     expect(functionProps('NotifyOutcomeFunction').Environment).toEqual({
       Variables: {
         SECRET_PREFIX: 'consul-peering',
         DEAD_LETTER_QUEUE_URL: { Ref: queueId('DeadLetterQueue') },
+        OUTCOME_QUEUE_URL: { Ref: queueId('OutcomeQueue') },
         LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },

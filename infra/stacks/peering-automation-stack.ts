@@ -110,6 +110,7 @@ export class PeeringAutomationStack extends Stack {
       environment: {
         SECRET_PREFIX: config.secretPrefix,
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        OUTCOME_QUEUE_URL: this.outcomeQueue.queueUrl,
       },
       logLevel: config.logLevel,
     });

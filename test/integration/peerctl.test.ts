@@ -49,7 +49,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const code = await main(argv, {
     stdout: (line) => stdout.push(line),
     stderr: (line) => stderr.push(line),
-    env: { GATEWAY_CHECK_INTERVAL: '1s', RECHECK_DELAY_SECONDS: '1', TOKEN_DC2: dc2.managementToken, ...env },
+    env: { GATEWAY_CHECK_INTERVAL: '1s', RETRY_CAP_SECONDS: '2', TOKEN_DC2: dc2.managementToken, ...env },
   });
   printed.push(...stdout, ...stderr);
   return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
@@ -319,7 +319,7 @@ describe('--aws: Secrets Manager and SQS on moto, consumed by the pipeline as th
         ...DEFAULT_SETTINGS,
         secretPrefix: PREFIX,
         gatewayCheckInterval: '1s',
-        recheckDelaySeconds: 1,
+        retryCapSeconds: 2,
       },
       logger: new Logger({ serviceName: 'pipeline', logLevel: 'SILENT' }),
     });

@@ -13,7 +13,7 @@ import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import { slackResponseSecretName } from '#commons/slack/naming';
 import { SlackResponsePoster } from '#commons/slack/response-poster';
 import { sign } from '#commons/slack/verify-signature';
-import type { WorkflowLog } from '#commons/workflows/context';
+import { DEFAULT_SETTINGS, type WorkflowLog } from '#commons/workflows/context';
 import { createNotifyOutcomeHandler } from '../../functions/notify-outcome/handler';
 import { createSlackCommandHandler } from '../../functions/slack-command/handler';
 import { slackSigningSecretLoader } from '../../functions/slack-command/signing-secret';
@@ -182,6 +182,8 @@ async function world() {
       log: noLog,
     },
     deadLetters: new SqsQueue({ queueUrl: deadLetterQueueUrl, client: sqs }),
+    source: new SqsQueue({ queueUrl: outcomeQueueUrl, client: sqs }),
+    retry: DEFAULT_SETTINGS,
     logger: silent,
   });
   return { secrets, slackCommand, notify, outcomes, acceptQueueUrl, outcomeQueueUrl, deadLetterQueueUrl };

@@ -55,7 +55,7 @@ export async function startPipelineWorld(options: {
       ...DEFAULT_SETTINGS,
       secretPrefix: options.secretPrefix,
       gatewayCheckInterval: '1s',
-      recheckDelaySeconds: 1,
+      retryCapSeconds: 2,
       maxAttempts: options.maxAttempts,
     },
     logger: createLogger(options.queueNamePrefix),

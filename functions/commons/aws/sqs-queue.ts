@@ -1,4 +1,5 @@
 import {
+  ChangeMessageVisibilityCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
   SQSClient,
@@ -8,7 +9,7 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { AutomationError } from '#commons/errors';
-import type { OutgoingMessage, Queue, SentMessage } from '#commons/ports/queue';
+import type { OutgoingMessage, Queue, SentMessage, SourceQueue } from '#commons/ports/queue';
 
 export interface SqsQueueOptions {
   queueUrl: string;
@@ -75,7 +76,7 @@ const MAX_BATCH_ENTRIES = 10;
 // SQS now accepts 1 MiB per batch; staying under the historical 256 KiB keeps every endpoint happy.
 const MAX_BATCH_BYTES = 256 * 1024;
 
-export class SqsQueue implements Queue {
+export class SqsQueue implements Queue, SourceQueue {
   readonly queueUrl: string;
   readonly fifo: boolean;
   private readonly client: SQSClient;
@@ -95,6 +96,20 @@ export class SqsQueue implements Queue {
       return { messageId: this.required(result.MessageId, 'SendMessage') };
     } catch (error) {
       throw this.wrap(error, 'SendMessage');
+    }
+  }
+
+  async retryAfter(receiptHandle: string, seconds: number): Promise<void> {
+    try {
+      await this.client.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: this.queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: seconds,
+        }),
+      );
+    } catch (error) {
+      throw this.wrap(error, 'ChangeMessageVisibility');
     }
   }
 

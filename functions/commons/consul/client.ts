@@ -15,6 +15,7 @@ import {
   decodePeering,
   decodePeeringList,
   decodePeeringToken,
+  decodeKvEntry,
   decodeRawConfigEntry,
 } from './decoders';
 import { expectArray } from './narrow';
@@ -39,6 +40,7 @@ import type {
   GeneratePeeringTokenInput,
   HealthServiceInstance,
   HealthServiceOptions,
+  KvEntry,
   Peering,
   RawConfigEntry,
   Readiness,
@@ -296,6 +298,50 @@ export class ConsulClient {
       return true;
     }
     return this.#transport.json(req, decodeBoolean);
+  }
+
+  // ---- KV (the per-pair lock lives here, beside the state it protects) ----
+
+  /** `GET /v1/kv/:key`: the value (stored as JSON by writeKeyCas) and its ModifyIndex; undefined when absent. */
+  async readKey(key: string, options: CallOptions = {}): Promise<KvEntry | undefined> {
+    return absentAsUndefined(
+      this.#transport.json(
+        { method: 'GET', path: kvPath(key), signal: options.signal, partitioned: false },
+        decodeKvEntry,
+      ),
+    );
+  }
+
+  /**
+   * `PUT /v1/kv/:key?cas=N` with `value` as JSON: true when written, false when the race was lost
+   * (cas 0: the key exists; cas N: its ModifyIndex is no longer N).
+   */
+  async writeKeyCas(key: string, value: unknown, cas: number, options: CallOptions = {}): Promise<boolean> {
+    return this.#transport.json(
+      {
+        method: 'PUT',
+        path: kvPath(key),
+        query: { cas: casParam(cas) },
+        body: value,
+        signal: options.signal,
+        partitioned: false,
+      },
+      decodeBoolean,
+    );
+  }
+
+  /** `DELETE /v1/kv/:key?cas=N`: true when deleted (or already absent), false when the race was lost. */
+  async deleteKeyCas(key: string, cas: number, options: CallOptions = {}): Promise<boolean> {
+    return this.#transport.json(
+      {
+        method: 'DELETE',
+        path: kvPath(key),
+        query: { cas: casParam(cas) },
+        signal: options.signal,
+        partitioned: false,
+      },
+      decodeBoolean,
+    );
   }
 
   // ---- gateways ----
@@ -577,6 +623,12 @@ function validateCaCert(caCert: string, url: URL): void {
 function requireName(value: string, field: string): void {
   if (typeof value !== 'string' || value === '')
     throw new ValidationError(`${field} must be a non-empty string`, field);
+}
+
+/** Each segment percent-encoded; the slashes between them are the key's own hierarchy. */
+function kvPath(key: string): string {
+  requireName(key, 'key');
+  return `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 function casParam(cas: number | undefined): string | undefined {

@@ -22,6 +22,7 @@ import type {
   CheckStatus,
   HealthCheck,
   HealthServiceInstance,
+  KvEntry,
   Peering,
   PeeringState,
   RawConfigEntry,
@@ -110,6 +111,25 @@ export function decodeRawConfigEntry(json: unknown): RawConfigEntry {
 }
 
 /** `PUT /v1/config` and `DELETE …?cas=` answer a bare JSON boolean. */
+/**
+ * `GET /v1/kv/:key` answers a one-element array with the value base64-encoded (null for an empty
+ * value). Our values are JSON; anything else reads as undefined, which callers treat as "not ours".
+ */
+export function decodeKvEntry(json: unknown): KvEntry {
+  const [first] = expectArray(json, 'KV answer');
+  const entry = expectObject(first, 'KV entry');
+  const raw = optionalString(entry, 'Value');
+  let value: unknown;
+  if (raw !== undefined) {
+    try {
+      value = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
+    } catch {
+      value = undefined;
+    }
+  }
+  return { value, modifyIndex: numberOr(entry, 'ModifyIndex') };
+}
+
 export function decodeBoolean(json: unknown): boolean {
   if (typeof json !== 'boolean') throw new ShapeError('answer is not a JSON boolean');
   return json;

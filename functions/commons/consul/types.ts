@@ -88,6 +88,12 @@ export interface CasOptions extends CallOptions {
   cas?: number;
 }
 
+/** A KV entry as read back: its value parsed from JSON (undefined when it is not JSON) and its ModifyIndex. */
+export interface KvEntry {
+  value: unknown;
+  modifyIndex: number;
+}
+
 // ---- gateways: registration documents (Consul JSON) ----
 
 export interface TaggedAddress {

@@ -6,12 +6,16 @@ import type { OutgoingMessage, Queue } from '../ports/queue';
 import { createQueueHandler } from './queue-handler';
 
 const ref = (name: string) => ({ name, connectionSecret: `consul-peering/clusters/${name}` });
-const record = (id: string, body: string): SQSRecord =>
+const NOW = Date.parse('2026-12-01T12:00:00Z');
+const record = (id: string, body: string, { receiveCount = 1, ageSeconds = 0 } = {}): SQSRecord =>
   ({
     messageId: id,
-    receiptHandle: id,
+    receiptHandle: `handle-${id}`,
     body,
-    attributes: { ApproximateReceiveCount: '1' },
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: String(NOW - ageSeconds * 1000),
+    },
     messageAttributes: {},
   }) as unknown as SQSRecord;
 const body = (cluster: string) =>
@@ -28,15 +32,24 @@ function setup(workflow: (cluster: string) => Promise<void>) {
     },
     sendBatch: () => Promise.reject(new Error('unused')),
   };
+  const retries: { receiptHandle: string; seconds: number }[] = [];
   const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
   const handler = createQueueHandler({
     eventTypes: ['cluster.registered'],
     workflow: (event) => workflow(event.data.cluster.name),
     deadLetters,
+    source: {
+      retryAfter: (receiptHandle, seconds) => {
+        retries.push({ receiptHandle, seconds });
+        return Promise.resolve();
+      },
+    },
+    retry: { retryBaseSeconds: 1, retryCapSeconds: 30, retryBudgetSeconds: 120 },
     logger,
+    clock: { now: () => new Date(NOW) },
   });
   const invoke = (records: SQSRecord[]) => handler({ Records: records }, {} as Context);
-  return { invoke, deadLettered };
+  return { invoke, deadLettered, retries };
 }
 
 test('one bad record never fails its batch: retryable ones are reported, permanent ones go to the DLQ', async () => {
@@ -75,4 +88,52 @@ test('an unexpected error is retried (bounded by the queue maxReceiveCount), not
   const response = await invoke([record('boom', body('x'))]);
   expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'boom' }]);
   expect(deadLettered).toEqual([]);
+});
+
+describe('retries come back after a backoff, not the visibility timeout', () => {
+  const notReady = () => Promise.reject(new NotReadyError('cluster "x" has no passing mesh gateway yet'));
+
+  test('the first retry is set about one second out, later ones double, capped', async () => {
+    const { invoke, retries } = setup(notReady);
+    await invoke([
+      record('first', body('a'), { receiveCount: 1 }),
+      record('third', body('b'), { receiveCount: 3 }),
+      record('tenth', body('c'), { receiveCount: 10, ageSeconds: 10 }),
+    ]);
+    const seconds = Object.fromEntries(retries.map((r) => [r.receiptHandle, r.seconds]));
+    expect(seconds['handle-first']).toBe(1);
+    expect(seconds['handle-third']).toBeGreaterThanOrEqual(2);
+    expect(seconds['handle-third']).toBeLessThanOrEqual(4);
+    expect(seconds['handle-tenth']).toBeGreaterThanOrEqual(15);
+    expect(seconds['handle-tenth']).toBeLessThanOrEqual(30);
+  });
+
+  test('once the budget is spent the record is dead-lettered with its reason and what was missing', async () => {
+    const { invoke, retries, deadLettered } = setup(notReady);
+    const response = await invoke([record('old', body('a'), { receiveCount: 9, ageSeconds: 119 })]);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(retries).toEqual([]);
+    expect(deadLettered[0]?.attributes?.reason).toBe('not-ready');
+    expect(deadLettered[0]?.attributes?.error).toMatch(
+      /^cluster "x" has no passing mesh gateway yet \(gave up after 9 deliveries over 119 s; the retry budget is 120 s\)$/,
+    );
+  });
+
+  test('a failing visibility change still leaves the record to be retried', async () => {
+    const deadLetters: Queue = {
+      send: () => Promise.resolve({ messageId: 'dlq' }),
+      sendBatch: () => Promise.reject(new Error('unused')),
+    };
+    const handler = createQueueHandler({
+      eventTypes: ['cluster.registered'],
+      workflow: notReady,
+      deadLetters,
+      source: { retryAfter: () => Promise.reject(new Error('ReceiptHandleIsInvalid')) },
+      retry: { retryBaseSeconds: 1, retryCapSeconds: 30, retryBudgetSeconds: 120 },
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+      clock: { now: () => new Date(NOW) },
+    });
+    const response = await handler({ Records: [record('r', body('a'))] }, {} as Context);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'r' }]);
+  });
 });

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ValidationError } from '#commons/errors';
 import { systemClock, type Clock } from '#commons/ports/clock';
-import type { OutgoingMessage, Queue, SentMessage } from '#commons/ports/queue';
+import type { OutgoingMessage, Queue, SentMessage, SourceQueue } from '#commons/ports/queue';
 
 export interface InProcessQueueOptions {
   /** Appears in the records' eventSourceARN. A name ending in `.fifo` makes a FIFO queue. */
@@ -94,7 +94,7 @@ const FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60 * 1000;
  * and deduplication, and Lambda's partial batch response on the consumer side. Time comes from the
  * clock; long polls wait on timers, so jest fake timers drive both.
  */
-export class InProcessQueue implements Queue {
+export class InProcessQueue implements Queue, SourceQueue {
   readonly name: string;
   readonly fifo: boolean;
   readonly arn: string;
@@ -202,6 +202,12 @@ export class InProcessQueue implements Queue {
     message.visibleAt = now + timeoutMs;
     this.notify();
     return true;
+  }
+
+  retryAfter(receiptHandle: string, seconds: number): Promise<void> {
+    // A message that is no longer in flight (deleted, or already visible again) needs no delay.
+    this.changeVisibility(receiptHandle, seconds);
+    return Promise.resolve();
   }
 
   stats(): QueueStats {

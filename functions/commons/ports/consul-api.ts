@@ -10,6 +10,7 @@ import type {
   GeneratePeeringTokenInput,
   HealthServiceInstance,
   HealthServiceOptions,
+  KvEntry,
   Peering,
   RawConfigEntry,
 } from '../consul/types';
@@ -31,6 +32,11 @@ export interface ConsulApi {
 
   registerAgentService(registration: AgentServiceRegistration, options?: CallOptions): Promise<void>;
   healthService(name: string, options?: HealthServiceOptions): Promise<HealthServiceInstance[]>;
+
+  /** The per-pair lock's key (see workflows/pair-lock.ts): read, compare-and-set, compare-and-delete. */
+  readKey(key: string, options?: CallOptions): Promise<KvEntry | undefined>;
+  writeKeyCas(key: string, value: unknown, cas: number, options?: CallOptions): Promise<boolean>;
+  deleteKeyCas(key: string, cas: number, options?: CallOptions): Promise<boolean>;
 
   readPolicyByName(name: string, options?: CallOptions): Promise<AclPolicy | undefined>;
   createPolicy(input: AclPolicyInput, options?: CallOptions): Promise<AclPolicy>;

@@ -20,3 +20,12 @@ export interface OutgoingMessage {
 export interface SentMessage {
   messageId: string;
 }
+
+/** The queue a function consumes, as far as its handler needs it. */
+export interface SourceQueue {
+  /**
+   * Makes a received message visible again `seconds` from now (SQS ChangeMessageVisibility), so a
+   * retry comes back after a backoff instead of the queue's whole visibility timeout.
+   */
+  retryAfter(receiptHandle: string, seconds: number): Promise<void>;
+}

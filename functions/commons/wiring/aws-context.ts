@@ -7,7 +7,7 @@ import { SecretBackedClusterDirectory } from '../clusters';
 import { ConsulClient } from '../consul/client';
 import { workflowLog } from '../observability/logger';
 import { systemClock } from '../ports/clock';
-import type { Queue } from '../ports/queue';
+import type { Queue, SourceQueue } from '../ports/queue';
 import { QueueEventPublisher } from '../queue-event-publisher';
 import type { WorkflowContext } from '../workflows/context';
 import { requiredEnv, settingsFromEnv } from './settings-from-env';
@@ -18,7 +18,8 @@ import { requiredEnv, settingsFromEnv } from './settings-from-env';
  */
 export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
   const sqs = new SQSClient({});
-  const queue = (name: string): Queue => new SqsQueue({ queueUrl: requiredEnv(name, env), client: sqs });
+  const sqsQueue = (name: string) => new SqsQueue({ queueUrl: requiredEnv(name, env), client: sqs });
+  const queue = (name: string): Queue => sqsQueue(name);
   const secrets = new SecretsManagerSecretStore(new SecretsManagerClient({}));
   const settings = settingsFromEnv(env);
   const outcomes = queue('OUTCOME_QUEUE_URL');
@@ -40,5 +41,10 @@ export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = proc
     log: workflowLog(logger),
     settings,
   };
-  return { context, deadLetters: queue('DEAD_LETTER_QUEUE_URL') };
+  return {
+    context,
+    deadLetters: queue('DEAD_LETTER_QUEUE_URL'),
+    /** The queue the function consumes, named by the variable that carries its URL. */
+    sourceQueue: (variable: string): SourceQueue => sqsQueue(variable),
+  };
 }

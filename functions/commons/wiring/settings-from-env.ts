@@ -9,8 +9,13 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineS
     gatewayCheckInterval: env.GATEWAY_CHECK_INTERVAL ?? DEFAULT_SETTINGS.gatewayCheckInterval,
     activationPollMs: int(env, 'ACTIVATION_POLL_MS', DEFAULT_SETTINGS.activationPollMs),
     pollIntervalMs: int(env, 'POLL_INTERVAL_MS', DEFAULT_SETTINGS.pollIntervalMs),
-    recheckDelaySeconds: int(env, 'RECHECK_DELAY_SECONDS', DEFAULT_SETTINGS.recheckDelaySeconds),
     maxAttempts: int(env, 'MAX_ATTEMPTS', DEFAULT_SETTINGS.maxAttempts),
+    retryBaseSeconds: int(env, 'RETRY_BASE_SECONDS', DEFAULT_SETTINGS.retryBaseSeconds),
+    retryCapSeconds: int(env, 'RETRY_CAP_SECONDS', DEFAULT_SETTINGS.retryCapSeconds),
+    retryBudgetSeconds: int(env, 'RETRY_BUDGET_SECONDS', DEFAULT_SETTINGS.retryBudgetSeconds),
+    readinessWaitMs: int(env, 'READINESS_WAIT_MS', DEFAULT_SETTINGS.readinessWaitMs),
+    lockTtlMs: int(env, 'LOCK_TTL_MS', DEFAULT_SETTINGS.lockTtlMs),
+    lockWaitMs: int(env, 'LOCK_WAIT_MS', DEFAULT_SETTINGS.lockWaitMs),
     maxRegenerations: int(env, 'MAX_REGENERATIONS', DEFAULT_SETTINGS.maxRegenerations),
   };
 }

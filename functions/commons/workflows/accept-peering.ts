@@ -17,8 +17,10 @@ import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
 import { peersThroughMeshGateways } from './mesh-entry-merge';
 import { ensureExportedServices } from './ensure-exported-services';
+import { pairLockOf, withPairLock } from './pair-lock';
 import { ensurePeeringRecord } from './peering-record';
 import { isDialingRecord } from './peering-role';
+import { untilReady } from './until-ready';
 
 /** The value of a peering-token secret. The token is single-use; `peeringId` ties it to one peering. */
 export const PeeringTokenSecretSchema = z.strictObject({
@@ -28,6 +30,8 @@ export const PeeringTokenSecretSchema = z.strictObject({
   dialer: z.string(),
   /** ISO time; a token still unused long after this is drift (PENDING too long). */
   generatedAt: z.optional(z.string()),
+  /** The id of the request that generated it, so a redelivered regeneration reuses it. */
+  requestId: z.optional(z.string()),
 });
 export type PeeringTokenSecret = z.infer<typeof PeeringTokenSecretSchema>;
 
@@ -46,7 +50,7 @@ export async function acceptPeering(
 ): Promise<{ generated: boolean }> {
   const { acceptor, dialer } = event.data;
   // Both must be registered (an unknown dialer is bad input): refused before anything is written.
-  const [acceptorCluster] = await Promise.all([
+  const [acceptorCluster, dialerCluster] = await Promise.all([
     context.clusters.connect(acceptor),
     context.clusters.connect(dialer),
   ]);
@@ -57,23 +61,38 @@ export async function acceptPeering(
     exportServices: event.data.exportServices,
   });
 
-  await requireMeshThroughGateways(consul, acceptor.name);
-  await requirePassingGateway(consul, acceptor.name, acceptorCluster.gatewayService);
+  await untilReady(async () => {
+    await requireMeshThroughGateways(consul, acceptor.name);
+    await requirePassingGateway(consul, acceptor.name, acceptorCluster.gatewayService);
+  }, context);
 
   const secretName = peeringTokenSecretName(context.settings.secretPrefix, acceptor.name, dialer.name);
-  const peering = await consul.readPeering(dialer.name);
-  const decision = await decide(peering, event.data.regenerateToken === true, secretName, context);
-
-  let tokenVersion: string;
-  let peeringId: string;
-  if (decision.kind === 'reuse') {
-    tokenVersion = decision.versionId;
-    peeringId = decision.peeringId;
-  } else {
-    const generated = await generateAndStore(consul, event, peering, secretName, context);
-    tokenVersion = generated.versionId;
-    peeringId = generated.peeringId;
+  const forced = event.data.regenerateToken === true;
+  // Decided from reads first: a converged replay takes no lock and writes nothing. A token is
+  // generated only under the pair's lock, after deciding again there, so concurrent requests for one
+  // pair (duplicates, regenerations, the mirror direction) generate one after another, never while a
+  // dial is using the previous token.
+  const first = await decide(await consul.readPeering(dialer.name), forced, secretName, event, context);
+  let decision: TokenChoice = first.kind === 'reuse' ? first : undefined;
+  if (decision === undefined) {
+    const lock = pairLockOf(acceptor.name, dialer.name);
+    const lockHost = lock.host === acceptor.name ? consul : dialerCluster.api;
+    decision = await withPairLock(
+      lockHost,
+      { a: acceptor.name, b: dialer.name },
+      `accept ${acceptor.name}→${dialer.name}`,
+      context,
+      async (): Promise<NonNullable<TokenChoice>> => {
+        const peering = await consul.readPeering(dialer.name);
+        const again = await decide(peering, forced, secretName, event, context);
+        if (again.kind === 'reuse') return again;
+        await refuseMirrorDirection(dialerCluster.api, acceptor.name, dialer.name);
+        const generated = await generateAndStore(consul, event, peering, secretName, context);
+        return { kind: 'generated', ...generated, why: again.why };
+      },
+    );
   }
+  const { versionId: tokenVersion, peeringId } = decision;
 
   // Exports need the acceptor's peering record, which exists from the token on.
   await ensureExportedServices(consul, dialer.name, wanted.exportServices);
@@ -96,11 +115,15 @@ export async function acceptPeering(
   context.log.info('acceptor ready', {
     acceptor: acceptor.name,
     dialer: dialer.name,
-    tokenGenerated: decision.kind === 'generate',
+    tokenGenerated: decision.kind === 'generated',
     why: decision.why,
   });
-  return { generated: decision.kind === 'generate' };
+  return { generated: decision.kind === 'generated' };
 }
+
+/** The token the dialer gets: one already stored, or one generated now. */
+type TokenChoice =
+  { kind: 'reuse' | 'generated'; versionId: string; peeringId: string; why: string } | undefined;
 
 type Decision =
   { kind: 'reuse'; versionId: string; peeringId: string; why: string } | { kind: 'generate'; why: string };
@@ -109,6 +132,7 @@ async function decide(
   peering: Peering | undefined,
   forced: boolean,
   secretName: string,
+  event: EventOf<'peering.requested'>,
   context: WorkflowContext,
 ): Promise<Decision> {
   if (peering?.state === 'DELETING') {
@@ -120,7 +144,6 @@ async function decide(
       'name-conflict',
     );
   }
-  if (forced) return { kind: 'generate', why: 'regeneration requested' };
   if (peering === undefined) return { kind: 'generate', why: 'no peering yet' };
   if (peering.state === 'TERMINATED') return { kind: 'generate', why: 'the dialer deleted its side' };
 
@@ -132,12 +155,29 @@ async function decide(
   if (stored === undefined || token?.success !== true) return { kind: 'generate', why: 'no stored token' };
   if (token.data.peeringId !== peering.id)
     return { kind: 'generate', why: 'stored token is for an older peering' };
-  return {
-    kind: 'reuse',
-    versionId: stored.versionId,
-    peeringId: peering.id,
-    why: `peering is ${peering.state}`,
-  };
+  const reuse = { kind: 'reuse' as const, versionId: stored.versionId, peeringId: peering.id };
+  if (forced) {
+    // A redelivered regeneration request (SQS delivers at least once) must not regenerate twice.
+    if (token.data.requestId === event.id)
+      return { ...reuse, why: 'this request already regenerated the token' };
+    return { kind: 'generate', why: 'regeneration requested' };
+  }
+  return { ...reuse, why: `peering is ${peering.state}` };
+}
+
+/**
+ * A pair is peered in one direction only. When the other direction already exists (its acceptor
+ * record on what is our dialer), this request is refused naming it; the pair lock guarantees that of
+ * two mirror requests racing, the second one sees the first's record here.
+ */
+async function refuseMirrorDirection(dialerApi: ConsulApi, acceptor: string, dialer: string): Promise<void> {
+  const mirror = await dialerApi.readPeering(acceptor);
+  if (mirror === undefined || isDialingRecord(mirror)) return;
+  if (mirror.state === 'TERMINATED' || mirror.state === 'DELETING') return;
+  throw new PermanentError(
+    `"${dialer}" already accepts a peering from "${acceptor}" (the direction ${dialer}→${acceptor} exists, ${mirror.state}); a pair is peered in one direction only. Use that peering, or delete it first (peerctl unpeer ${acceptor} ${dialer})`,
+    'name-conflict',
+  );
 }
 
 async function generateAndStore(
@@ -180,6 +220,7 @@ async function generateAndStore(
     acceptor: acceptor.name,
     dialer: dialer.name,
     generatedAt: context.clock.now().toISOString(),
+    requestId: event.id,
   };
   const { versionId } = await context.secrets.put(secretName, JSON.stringify(value), {
     description: `Peering token from ${acceptor.name} (acceptor) for ${dialer.name} (dialer)`,

@@ -26,10 +26,24 @@ export interface PipelineSettings {
   /** After establishing, how long the dial function itself polls for ACTIVE before handing over to the queue. */
   activationPollMs: number;
   pollIntervalMs: number;
-  /** Delay of the re-check message when the peering is not ACTIVE yet or a precondition is not met yet. */
-  recheckDelaySeconds: number;
-  /** Re-checks before the dial gives up with `peering.failed`. */
+  /** Re-checks (delayed copies of the dial event) before the dial gives up with `peering.failed`. */
   maxAttempts: number;
+  /**
+   * How a retryable failure comes back: exponential backoff from `retryBaseSeconds`, doubling up to
+   * `retryCapSeconds`, with jitter (see retry-backoff.ts); after `retryBudgetSeconds` since the message
+   * was first sent, the record goes to the dead-letter queue with its reason.
+   */
+  retryBaseSeconds: number;
+  retryCapSeconds: number;
+  retryBudgetSeconds: number;
+  /**
+   * How long a step waits in-process for a precondition that is not met yet (a gateway starting, the
+   * mesh flag being written by onboarding) before handing the record back to the queue.
+   */
+  readinessWaitMs: number;
+  /** The per-pair lock (pair-lock.ts): its lease, renewed while held, and how long to wait for it. */
+  lockTtlMs: number;
+  lockWaitMs: number;
   /** Token regenerations (a token rejected by the acceptor) before the dial gives up. */
   maxRegenerations: number;
 }
@@ -38,7 +52,13 @@ export const DEFAULT_SETTINGS: Omit<PipelineSettings, 'secretPrefix'> = {
   gatewayCheckInterval: '10s',
   activationPollMs: 15_000,
   pollIntervalMs: 250,
-  recheckDelaySeconds: 10,
   maxAttempts: 30,
+  retryBaseSeconds: 1,
+  retryCapSeconds: 30,
+  // Covers a gateway that takes minutes to start (scheduling, image pull, Envoy boot, first check).
+  retryBudgetSeconds: 300,
+  readinessWaitMs: 15_000,
+  lockTtlMs: 15_000,
+  lockWaitMs: 10_000,
   maxRegenerations: 2,
 };

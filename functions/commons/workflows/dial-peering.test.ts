@@ -7,6 +7,7 @@ import type { ConsulApi } from '../ports/consul-api';
 import type { SecretStore } from '../ports/secret-store';
 import { DEFAULT_SETTINGS, type WorkflowContext } from './context';
 import { dialPeering } from './dial-peering';
+import { memoryKv } from './memory-kv.test-support';
 
 // The dial workflow's decisions on Consul's refusals, over a fake port (the real agent's behaviour is
 // covered by the integration tests; here: what the workflow does with each answer).
@@ -28,6 +29,7 @@ function fakeConsul(overrides: Partial<ConsulApi>): ConsulApi {
       }),
     healthService: () => Promise.resolve([passingGateway]),
     readPeering: () => Promise.resolve(undefined),
+    ...memoryKv(),
     ...overrides,
   } as ConsulApi;
 }
@@ -55,7 +57,13 @@ function setup(dialer: ConsulApi, { regenerations = 0 } = {}) {
     events: { publish: (event) => Promise.resolve(void published.push(event)) },
     clock: { now: () => new Date() },
     log: { info: () => undefined, warn: () => undefined },
-    settings: { ...DEFAULT_SETTINGS, secretPrefix: PREFIX, activationPollMs: 0, maxRegenerations: 2 },
+    settings: {
+      ...DEFAULT_SETTINGS,
+      secretPrefix: PREFIX,
+      activationPollMs: 0,
+      readinessWaitMs: 0,
+      maxRegenerations: 2,
+    },
   };
   const event = createEvent(
     'peering.acceptor-ready',

@@ -9,7 +9,10 @@ import type { ConsulApi } from '../ports/consul-api';
 import { PeeringTokenSecretSchema, requireMeshThroughGateways } from './accept-peering';
 import type { WorkflowContext } from './context';
 import { GatewayPreconditionError, requirePassingGateway } from './ensure-mesh-gateway';
+import { pairLockOf, withPairLock } from './pair-lock';
 import { isDialingRecord } from './peering-role';
+import { untilReady } from './until-ready';
+import { backoffSeconds } from '../retry-backoff';
 
 /** Meta key on the dialer's peering: which token version established it. */
 export const TOKEN_VERSION_KEY = 'token-version';
@@ -45,8 +48,10 @@ export async function dialPeering(
   const dialerApi = dialerCluster.api;
 
   try {
-    await requireMeshThroughGateways(dialerApi, dialer.name);
-    await requirePassingGateway(dialerApi, dialer.name, dialerCluster.gatewayService);
+    await untilReady(async () => {
+      await requireMeshThroughGateways(dialerApi, dialer.name);
+      await requirePassingGateway(dialerApi, dialer.name, dialerCluster.gatewayService);
+    }, context);
   } catch (error) {
     if (error instanceof GatewayPreconditionError)
       return recheckOrFail(event, context, `dialer-${error.kind}`, error.message);
@@ -54,6 +59,42 @@ export async function dialPeering(
   }
 
   const local = await dialerApi.readPeering(acceptor.name);
+  const refused = await refuseUnusable(local, event, context);
+  if (refused !== undefined) return refused;
+
+  let dialerPeering: Peering | undefined = local;
+  if (needsEstablish(local, event.data.tokenVersion)) {
+    // Under the pair's lock, deciding again there: one establish per pair at a time, never while the
+    // acceptor generates a token that would invalidate the one being used.
+    const lock = pairLockOf(acceptor.name, dialer.name);
+    const established = await withPairLock(
+      lock.host === dialer.name ? dialerApi : acceptorApi,
+      { a: acceptor.name, b: dialer.name },
+      `dial ${acceptor.name}→${dialer.name}`,
+      context,
+      async (): Promise<'ok' | DialOutcome | { outcome: DialOutcome }> => {
+        const current = await dialerApi.readPeering(acceptor.name);
+        const refusedNow = await refuseUnusable(current, event, context);
+        if (refusedNow !== undefined) return refusedNow;
+        if (!needsEstablish(current, event.data.tokenVersion)) return 'ok';
+        return establish(dialerApi, event, context);
+      },
+    );
+    if (typeof established === 'object') return established;
+    // Superseded: a newer token exists and its own event dials it; this request still waits for ACTIVE.
+    if (established !== 'ok' && established !== 'superseded') return { outcome: established };
+    dialerPeering = undefined; // read it fresh below
+  }
+  return confirmActive(event, context, acceptorApi, dialerApi, dialerPeering);
+}
+
+/** A dialer-side record this request cannot dial over: being deleted (wait), or accepted (refuse). */
+async function refuseUnusable(
+  local: Peering | undefined,
+  event: EventOf<'peering.acceptor-ready'>,
+  context: WorkflowContext,
+): Promise<{ outcome: DialOutcome } | undefined> {
+  const { acceptor, dialer } = event.data;
   if (local?.state === 'DELETING') {
     return recheckOrFail(
       event,
@@ -63,21 +104,16 @@ export async function dialPeering(
     );
   }
   if (local !== undefined && !isDialingRecord(local) && local.state !== 'TERMINATED') {
-    return fail(
-      event,
-      context,
-      'name-conflict',
-      `${dialer.name} already accepted a peering named "${acceptor.name}"; a name is either accepted or dialed, not both. Delete it there or swap acceptor and dialer`,
-    );
+    return {
+      outcome: await fail(
+        event,
+        context,
+        'name-conflict',
+        `${dialer.name} already accepted a peering named "${acceptor.name}"; a name is either accepted or dialed, not both. Delete it there or swap acceptor and dialer`,
+      ),
+    };
   }
-
-  let dialerPeering: Peering | undefined = local;
-  if (needsEstablish(local, event.data.tokenVersion)) {
-    const established = await establish(dialerApi, event, context);
-    if (established !== 'ok') return { outcome: established };
-    dialerPeering = undefined; // read it fresh below
-  }
-  return confirmActive(event, context, acceptorApi, dialerApi, dialerPeering);
+  return undefined;
 }
 
 /**
@@ -231,16 +267,12 @@ async function recheckOrFail(
   if (attempt >= context.settings.maxAttempts) {
     return { outcome: await fail(event, context, reason, `${message} (gave up after ${attempt} attempts)`) };
   }
+  const delaySeconds = backoffSeconds(attempt, context.settings);
   await context.events.publish(
     createEvent('peering.acceptor-ready', { ...event.data, attempt }, { correlationId: event.correlationId }),
-    { delaySeconds: context.settings.recheckDelaySeconds },
+    { delaySeconds },
   );
-  context.log.info('will check again', {
-    reason,
-    detail: message,
-    attempt,
-    delaySeconds: context.settings.recheckDelaySeconds,
-  });
+  context.log.info('will check again', { reason, detail: message, attempt, delaySeconds });
   return { outcome: 'pending' };
 }
 

@@ -3,6 +3,7 @@ import type { WorkflowContext } from './context';
 import { ensureGatewayToken } from './ensure-gateway-token';
 import { ensureMeshConfig } from './ensure-mesh-config';
 import { ensureMeshGatewayRegistered, requirePassingGateway } from './ensure-mesh-gateway';
+import { untilReady } from './until-ready';
 
 /** Consul's own default (`consul connect envoy -gateway=mesh`); the events schema defaults to it too. */
 export const DEFAULT_GATEWAY_SERVICE = DEFAULT_GATEWAY_SERVICE_NAME;
@@ -43,7 +44,7 @@ export async function onboardCluster(
   if (mesh.changed) changes.push('mesh-config');
 
   // Last, so the writes above are done even while the gateway is still starting: a retry then only waits.
-  await requirePassingGateway(consul, cluster.name, serviceName);
+  await untilReady(() => requirePassingGateway(consul, cluster.name, serviceName), context);
   context.log.info('cluster onboarded', { cluster: cluster.name, changes });
   return { changes };
 }

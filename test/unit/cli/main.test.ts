@@ -221,9 +221,9 @@ describe('bad input exits 2 and names the field', () => {
     );
     await expectUsage(
       ['status', ...local()],
-      /^peerctl status: RECHECK_DELAY_SECONDS must be a non-negative integer$/,
+      /^peerctl status: RETRY_CAP_SECONDS must be a non-negative integer$/,
       {
-        RECHECK_DELAY_SECONDS: 'soon',
+        RETRY_CAP_SECONDS: 'soon',
       },
     );
   });

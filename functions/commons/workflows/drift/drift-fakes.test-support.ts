@@ -161,6 +161,9 @@ function fakeApi(cluster: FakeCluster, inFlight: { now: number; max: number }): 
     listTokensByPolicy: write('listTokensByPolicy'),
     deleteToken: write('deleteToken'),
     createToken: write('createToken'),
+    readKey: write('readKey'),
+    writeKeyCas: write('writeKeyCas'),
+    deleteKeyCas: write('deleteKeyCas'),
   };
 }
 
