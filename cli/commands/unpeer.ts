@@ -1,4 +1,6 @@
 import { peeringRecordSecretName, peeringTokenSecretName } from '#commons/naming';
+import { systemClock } from '#commons/ports/clock';
+import { pairLockOf, withPairLock } from '#commons/workflows/pair-lock';
 import { expectPositionals, type ParsedArgs } from '../args';
 import type { Command, CommandContext } from '../command';
 import { UsageError } from '../errors';
@@ -73,54 +75,78 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
     await runtime.connection(a);
     await runtime.connection(b);
     out.progress(runtime.description);
-    const results = await waitForAll([deleteSide(runtime, a, b), deleteSide(runtime, b, a)], {
-      timeoutMs,
-      out,
-      signal,
-    });
-    let failed = false;
-    for (const [i, [cluster, peer]] of [
-      [a, b],
-      [b, a],
-    ].entries()) {
-      const result = results[i];
-      if (result?.status === 'done') {
-        out.result(`${cluster}: peering "${peer}" ${result.value}`);
-      } else {
-        failed = true;
-        const last =
-          result?.status === 'timed out' && result.lastState !== undefined
-            ? ` (last: ${result.lastState})`
-            : '';
-        out.result(`${cluster}: peering "${peer}" ${result?.status ?? 'not checked'}${last}`);
-      }
-    }
-    if (signal?.aborted === true) return EXIT.interrupted;
-    if (failed) {
-      out.error('the peering-token secrets and wanted-peering records were kept; run peerctl unpeer again');
-      return EXIT.failed;
-    }
-    const prefix = runtime.settings.secretPrefix;
-    for (const [acceptor, dialer] of [
-      [a, b],
-      [b, a],
-    ] as const) {
-      for (const name of [
-        peeringTokenSecretName(prefix, acceptor, dialer),
-        peeringRecordSecretName(prefix, acceptor, dialer),
-      ]) {
-        const present = (await runtime.secrets.list({ namePrefix: name })).some((s) => s.name === name);
-        if (!present) continue;
-        // Without a recovery window: a token of a deleted peering is useless, and Secrets Manager would
-        // refuse to re-create the name (a new peering of the same pair) while it waits to be deleted.
-        await runtime.secrets.delete(name, { forceWithoutRecovery: true });
-        out.result(`deleted secret ${name}`);
-      }
-    }
-    return EXIT.ok;
+    // Under the pair's lock, like the pipeline's accept and dial: an unpeer racing a peer request then
+    // runs wholly before or wholly after each of its steps, and the end state is whichever ran last.
+    const warn = (message: string): void => {
+      out.progress(message);
+    };
+    return await withPairLock(
+      await runtime.consul(pairLockOf(a, b).host),
+      { a, b },
+      `unpeer ${a}/${b}`,
+      { clock: systemClock, log: { info: () => undefined, warn }, settings: runtime.settings },
+      () => deleteBothSides(runtime, a, b, { timeoutMs, out, signal }),
+    );
   } finally {
     await runtime.close();
   }
+}
+
+async function deleteBothSides(
+  runtime: Runtime,
+  a: string,
+  b: string,
+  {
+    timeoutMs,
+    out,
+    signal,
+  }: { timeoutMs: number; out: CommandContext['out']; signal?: AbortSignal | undefined },
+): Promise<ExitCode> {
+  const results = await waitForAll([deleteSide(runtime, a, b), deleteSide(runtime, b, a)], {
+    timeoutMs,
+    out,
+    signal,
+  });
+  let failed = false;
+  for (const [i, [cluster, peer]] of [
+    [a, b],
+    [b, a],
+  ].entries()) {
+    const result = results[i];
+    if (result?.status === 'done') {
+      out.result(`${cluster}: peering "${peer}" ${result.value}`);
+    } else {
+      failed = true;
+      const last =
+        result?.status === 'timed out' && result.lastState !== undefined
+          ? ` (last: ${result.lastState})`
+          : '';
+      out.result(`${cluster}: peering "${peer}" ${result?.status ?? 'not checked'}${last}`);
+    }
+  }
+  if (signal?.aborted === true) return EXIT.interrupted;
+  if (failed) {
+    out.error('the peering-token secrets and wanted-peering records were kept; run peerctl unpeer again');
+    return EXIT.failed;
+  }
+  const prefix = runtime.settings.secretPrefix;
+  for (const [acceptor, dialer] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    for (const name of [
+      peeringTokenSecretName(prefix, acceptor, dialer),
+      peeringRecordSecretName(prefix, acceptor, dialer),
+    ]) {
+      const present = (await runtime.secrets.list({ namePrefix: name })).some((s) => s.name === name);
+      if (!present) continue;
+      // Without a recovery window: a token of a deleted peering is useless, and Secrets Manager would
+      // refuse to re-create the name (a new peering of the same pair) while it waits to be deleted.
+      await runtime.secrets.delete(name, { forceWithoutRecovery: true });
+      out.result(`deleted secret ${name}`);
+    }
+  }
+  return EXIT.ok;
 }
 
 export const unpeer: Command = {
