@@ -1,8 +1,9 @@
 /**
  * `npm run demo`: the whole pipeline on this machine, no configuration and no AWS account.
- * Starts two real Consul datacenters (ACLs on) with stand-in mesh gateways (TCP relays: production
- * gateways are Envoy), registers both clusters, requests a peering, and exits 0 once both sides are
- * ACTIVE, with a summary of each side's state and the bytes that went through each gateway.
+ * Starts two real Consul datacenters (ACLs on) with stand-in mesh gateways (TCP relays that route by
+ * the TLS SNI, as Envoy does: production gateways are Envoy), registers both clusters, requests a
+ * peering, and exits 0 once both sides are ACTIVE, with a summary of each side's state and the bytes
+ * that went through each gateway, by route.
  *   --verbose   also print the handlers' structured logs (JSON)
  *   --aws       use real SQS and Secrets Manager (AWS_ENDPOINT_URL=http://127.0.0.1:PORT for moto)
  */
@@ -15,11 +16,11 @@ import { createEvent, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
-import { TcpGatewayRelay } from '../test/support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
 import { LocalPipeline } from './pipeline';
 import { describeEvent } from './progress';
 import { resolveConsulBinary } from '../test/support/consul-binary';
+import { startMeshGateways, type SniRoutingGateway } from '../test/support/sni-routing-gateway';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help') || args.has('-h')) {
@@ -44,9 +45,9 @@ async function main(): Promise<number> {
   step(`starting datacenters dc1 and dc2 with ACLs on (${binary})`);
   const clusters = await startConsulClusters(2, { binary });
   const [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
-  // dc1's gateway relays to its own server's gRPC TLS port; dc2's relays to dc1's gateway (its WAN address).
-  const gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-  const gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
+  // Each gateway routes its own datacenter's server name locally and the other's to the other gateway.
+  const gateways = await startMeshGateways(clusters);
+  const [gateway1, gateway2] = gateways as [SniRoutingGateway, SniRoutingGateway];
   const secretsDir = await mkdtemp(join(tmpdir(), 'peering-demo-secrets-'));
   const secretPrefix = 'consul-peering';
   const pipelineOptions = {
@@ -113,25 +114,27 @@ async function main(): Promise<number> {
     );
     console.log(`  dc1 (acceptor)    peering "dc2" ${onDc1?.state ?? 'absent'}  id ${onDc1?.id ?? '-'}`);
     console.log(`  dc2 (dialer)      peering "dc1" ${onDc2?.state ?? 'absent'}  id ${onDc2?.id ?? '-'}`);
-    for (const [name, relay] of [
-      ['dc1', gateway1],
-      ['dc2', gateway2],
-    ] as const) {
-      const c = relay.counters;
+    for (const gateway of gateways) {
+      const routes = [...gateway.counters.routes].map(
+        ([dc, c]) =>
+          `${dc === gateway.datacenter ? `local ${dc}` : `to ${dc}`}: ${c.connections} connections, ` +
+          `${c.bytesIn} bytes in, ${c.bytesOut} bytes out`,
+      );
       console.log(
-        `  ${name} gateway       ${c.connections} connections, ${c.bytesIn} bytes in, ${c.bytesOut} bytes out (${relay.address})`,
+        `  ${gateway.datacenter} gateway       ${[...routes, `${gateway.counters.unrouted} unrouted`].join('; ')} (${gateway.address})`,
       );
     }
     console.log(`  dead letters      ${pipeline.deadLettered().length}`);
     console.log(`  total time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const through = gateway1.counters.bytesIn > 0 && gateway2.counters.bytesIn > 0;
+    // dc2's gateway routed dc1's server name to dc1's gateway, which routed it to its own server.
+    const through = gateway2.routed('dc1').bytesIn > 0 && gateway1.routed('dc1').bytesIn > 0;
     const active = onDc1?.state === 'ACTIVE' && onDc2?.state === 'ACTIVE';
     if (active && through)
       console.log('\nboth sides ACTIVE, and the peering traffic went through both mesh gateways');
     return active && through ? 0 : 1;
   } finally {
     await pipeline.stop();
-    await Promise.all([gateway1.close(), gateway2.close()]);
+    await Promise.all(gateways.map((g) => g.close()));
     await Promise.all(clusters.map((c) => c.stop()));
     await rm(secretsDir, { recursive: true, force: true });
   }

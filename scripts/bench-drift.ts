@@ -11,13 +11,11 @@
  * and scans 2- and 3-cluster subsets (a view of the same secret store) to show that calls grow with
  * clusters, not with peerings. Progress goes to stderr; stdout carries only the result.
  *
- * The gateways route by SNI, like Envoy's mesh gateways do for peering control-plane traffic: a
+ * The gateways are the test world's SNI-routing stand-ins (test/support/sni-routing-gateway.ts): a
  * connection for `server.<dc>.peering.<trust domain>` goes to that datacenter's own gRPC TLS port when
- * the gateway is dc's, else to dc's gateway. (The two-cluster relays of the tests forward everything to
- * one place, which cannot serve a cluster that both accepts and dials.)
+ * the gateway is dc's, else to dc's gateway, so one gateway serves a cluster that accepts and dials.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +30,7 @@ import { LocalPipeline } from '../local/pipeline';
 import { isWrite, recordingCalls, type ConsulCall } from '../test/support/consul-call-recorder';
 import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
 import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
+import { startMeshGateways } from '../test/support/sni-routing-gateway';
 import { median } from './bench/support';
 
 const USAGE = `usage: npx tsx scripts/bench-drift.ts [--json] [--clusters N] [--runs R]
@@ -79,110 +78,6 @@ function parseCli(): { json: boolean; clusters: number; runs: number } {
   };
 }
 
-// ---- a mesh gateway stand-in that routes by SNI ----
-
-type ClientHello = { complete: false } | { complete: true; sni: string | undefined };
-
-/** The SNI of a TLS ClientHello (undefined when there is none), once its record has fully arrived. */
-function clientHello(data: Buffer): ClientHello {
-  if (data.length < 5) return { complete: false };
-  const recordEnd = 5 + data.readUInt16BE(3);
-  if (data[0] === 0x16 && data.length < recordEnd) return { complete: false };
-  return { complete: true, sni: data[0] === 0x16 ? sniOf(data, recordEnd) : undefined };
-}
-
-function sniOf(data: Buffer, recordEnd: number): string | undefined {
-  try {
-    let p = 5;
-    if (data[p] !== 0x01) return undefined; // not a ClientHello
-    p += 4 + 2 + 32; // handshake header, client version, random
-    p += 1 + (data[p] ?? 0); // session id
-    p += 2 + data.readUInt16BE(p); // cipher suites
-    p += 1 + (data[p] ?? 0); // compression methods
-    const end = Math.min(recordEnd, p + 2 + data.readUInt16BE(p));
-    p += 2;
-    while (p + 4 <= end) {
-      const type = data.readUInt16BE(p);
-      const length = data.readUInt16BE(p + 2);
-      p += 4;
-      if (type === 0x0000) {
-        const nameLength = data.readUInt16BE(p + 3);
-        return data.toString('utf8', p + 5, p + 5 + nameLength);
-      }
-      p += length;
-    }
-  } catch {
-    return undefined; // malformed: let the default route have it
-  }
-  return undefined;
-}
-
-class SniGateway {
-  readonly counters = { connections: 0, bytes: 0, unrouted: 0 };
-  readonly #sockets = new Set<Socket>();
-
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-    private readonly route: (sni: string | undefined) => number,
-  ) {
-    server.on('connection', (client) => {
-      this.#accept(client);
-    });
-  }
-
-  static async listen(route: (sni: string | undefined) => number): Promise<SniGateway> {
-    const server = createServer();
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const address = server.address();
-        if (address === null || typeof address === 'string') reject(new Error('gateway has no port'));
-        else resolve(address.port);
-      });
-    });
-    return new SniGateway(server, port, route);
-  }
-
-  #accept(client: Socket): void {
-    this.#sockets.add(client);
-    client.once('close', () => this.#sockets.delete(client));
-    client.once('error', () => client.destroy());
-    let buffered = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      buffered = Buffer.concat([buffered, chunk]);
-      const hello = clientHello(buffered);
-      if (!hello.complete && buffered.length < 64 * 1024) return;
-      client.off('data', onData);
-      const sni = hello.complete ? hello.sni : undefined;
-      this.counters.connections += 1;
-      if (sni === undefined) this.counters.unrouted += 1;
-      const upstream = createConnection({ host: '127.0.0.1', port: this.route(sni) });
-      this.#sockets.add(upstream);
-      upstream.once('close', () => this.#sockets.delete(upstream));
-      const closeBoth = (): void => {
-        client.destroy();
-        upstream.destroy();
-      };
-      upstream.once('error', closeBoth);
-      client.once('close', closeBoth);
-      upstream.once('close', closeBoth);
-      client.on('data', (c: Buffer) => {
-        this.counters.bytes += c.length;
-      });
-      upstream.write(buffered);
-      client.pipe(upstream);
-      upstream.pipe(client);
-    };
-    client.on('data', onData);
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.#sockets) socket.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
-
 // ---- the fleet ----
 
 /** The secret store as a fleet of only `clusters` would have it: the listing leaves the others out. */
@@ -216,18 +111,8 @@ async function main(): Promise<void> {
     const tempDir = await mkdtemp(join(tmpdir(), 'bench-drift-'));
     closers.push(() => rm(tempDir, { recursive: true, force: true }));
 
-    const gatewayPorts = new Map<string, number>();
-    const gateways: SniGateway[] = [];
-    for (const cluster of clusters) {
-      const gateway = await SniGateway.listen((sni) => {
-        const dc = sni === undefined ? undefined : /^server\.([a-z0-9-]+)\.peering\./.exec(sni)?.[1];
-        if (dc === undefined || dc === cluster.datacenter) return cluster.ports.grpcTls;
-        return gatewayPorts.get(dc) ?? cluster.ports.grpcTls;
-      });
-      gatewayPorts.set(cluster.datacenter, gateway.port);
-      gateways.push(gateway);
-      closers.push(() => gateway.close());
-    }
+    const gateways = await startMeshGateways(clusters);
+    closers.push(() => Promise.all(gateways.map((g) => g.close())));
 
     const calls: ConsulCall[] = [];
     const outcomes: PipelineEvent[] = [];
@@ -294,8 +179,8 @@ async function main(): Promise<void> {
     const setupMs = performance.now() - setupStarted;
     progress(
       `${outcomes.length} peerings ACTIVE after ${Math.round(setupMs / 1000)} s; gateways carried ` +
-        `${gateways.reduce((s, g) => s + g.counters.connections, 0)} connections ` +
-        `(${gateways.reduce((s, g) => s + g.counters.unrouted, 0)} without SNI)`,
+        `${gateways.reduce((s, g) => s + g.counters.total.connections, 0)} connections ` +
+        `(${gateways.reduce((s, g) => s + g.counters.unrouted, 0)} unrouted)`,
     );
 
     const context: WorkflowContext = pipeline.workflowContext();

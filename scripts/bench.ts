@@ -2,8 +2,8 @@
  * `npm run bench [-- --json] [-- --runs N]`: how long the pipeline takes to peer two clusters, against
  * the floor of the same Consul calls made directly, and what a converged (repeated) request costs.
  *
- * Every run starts a fresh pair of local Consul datacenters (ACLs on, TCP relays as mesh gateways) and
- * onboards both before any timer starts, so the figures measure the peering itself:
+ * Every run starts a fresh pair of local Consul datacenters (ACLs on, SNI-routing TCP relays as mesh
+ * gateways) and onboards both before any timer starts, so the figures measure the peering itself:
  *   p1     publish `peering.requested` → its `peering.established` received (both sides ACTIVE),
  *          in-process pipeline, DEFAULT_SETTINGS with a 1 s gateway check
  *   floor  generate a token on the acceptor, establish on the dialer, read both sides every 50 ms until ACTIVE

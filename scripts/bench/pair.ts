@@ -9,15 +9,15 @@ import { clusterSecretName } from '#commons/naming';
 import { requirePassingGateway } from '#commons/workflows/ensure-mesh-gateway';
 import { peersThroughMeshGateways } from '#commons/workflows/mesh-entry-merge';
 import { DEFAULT_GATEWAY_SERVICE } from '#commons/workflows/onboard-cluster';
-import { TcpGatewayRelay } from '../../test/support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../../test/support/local-consul-cluster';
+import { startMeshGateways, type SniRoutingGateway } from '../../test/support/sni-routing-gateway';
 import { progress } from './support';
 
 export const SECRET_PREFIX = 'consul-peering';
 
 export interface Side {
   cluster: LocalConsulCluster;
-  gateway: TcpGatewayRelay;
+  gateway: SniRoutingGateway;
   ref: ClusterRef;
   /** Management-token client for the benchmark itself (its calls are never counted). */
   admin: ConsulClient;
@@ -39,14 +39,13 @@ export async function withPair<T>(binary: string, use: (pair: Pair) => Promise<T
   const [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
   const closers: (() => Promise<unknown>)[] = [() => Promise.all(clusters.map((c) => c.stop()))];
   try {
-    // dc1's gateway relays to its own server's gRPC TLS port; dc2's relays to dc1's gateway (its WAN address).
-    const gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-    closers.push(() => gateway1.close());
-    const gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
-    closers.push(() => gateway2.close());
+    // Each gateway routes its own datacenter's server name locally and the other's to the other gateway.
+    const gateways = await startMeshGateways(clusters);
+    closers.push(() => Promise.all(gateways.map((g) => g.close())));
+    const [gateway1, gateway2] = gateways as [SniRoutingGateway, SniRoutingGateway];
     const tempDir = await mkdtemp(join(tmpdir(), 'peering-bench-'));
     closers.push(() => rm(tempDir, { recursive: true, force: true }));
-    const side = (cluster: LocalConsulCluster, gateway: TcpGatewayRelay): Side => {
+    const side = (cluster: LocalConsulCluster, gateway: SniRoutingGateway): Side => {
       const admin = new ConsulClient({ address: cluster.address, token: cluster.managementToken });
       closers.push(() => admin.close());
       const ref = {

@@ -6,23 +6,23 @@ import {
   ConsulPeeringConflictError,
   ConsulPermissionDeniedError,
 } from '#commons/consul/errors';
-import { TcpGatewayRelay } from '../support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
 import { freePorts } from '../support/free-port';
 import { pollUntil } from '../support/poll';
+import { SniRoutingGateway } from '../support/sni-routing-gateway';
 
 // Every client operation against two real Consul datacenters with ACLs on (default deny).
 let clusters: LocalConsulCluster[];
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster;
 let c1: ConsulClient, c2: ConsulClient;
-let relay: TcpGatewayRelay;
+let relay: SniRoutingGateway;
 
 beforeAll(async () => {
   clusters = await startConsulClusters(2);
   [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
   c1 = new ConsulClient({ address: dc1.address, token: dc1.managementToken });
   c2 = new ConsulClient({ address: dc2.address, token: dc2.managementToken });
-  relay = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
+  relay = await SniRoutingGateway.listen(dc1); // dc1's gateway: only its local route
 }, 120_000);
 
 afterAll(async () => {
@@ -159,7 +159,8 @@ test('with PeerThroughMeshGateways, the token carries the gateway wan address; i
     },
     { timeoutMs: 60_000 },
   );
-  expect(relay.counters.bytesIn).toBeGreaterThan(0); // the acceptor's gateway carried it
+  expect(relay.routed('dc1').bytesIn).toBeGreaterThan(0); // the acceptor's gateway carried it
+  expect(relay.unroutedReasons).toEqual([]);
 
   const reuse = await c2
     .establishPeering({ peerName: 'dc1-again', peeringToken: token })

@@ -11,21 +11,21 @@ import {
 } from '#commons/workflows/drift/scan-drift';
 import { LocalPipeline } from '../../local/pipeline';
 import { freePorts } from '../support/free-port';
-import { TcpGatewayRelay } from '../support/gateway-relay';
 import { isWrite, type ConsulCall } from '../support/consul-call-recorder';
 import type { LocalConsulCluster } from '../support/local-consul-cluster';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
+import type { SniRoutingGateway } from '../support/sni-routing-gateway';
 import { pollUntil } from '../support/poll';
 
-// Drift on real parts: two Consul datacenters with ACLs, moto's SQS and Secrets Manager, TCP relays as
-// mesh gateways. dc1 accepts, dc2 dials. Each test breaks one thing on the real clusters, then checks
-// that the scan names exactly that, that remediation through the pipeline heals it, and that a second
-// scan finds nothing while the workflows write nothing more.
+// Drift on real parts: two Consul datacenters with ACLs, moto's SQS and Secrets Manager, SNI-routing
+// TCP relays as mesh gateways. dc1 accepts, dc2 dials. Each test breaks one thing on the real
+// clusters, then checks that the scan names exactly that, that remediation through the pipeline heals
+// it, and that a second scan finds nothing while the workflows write nothing more.
 const PREFIX = 'drift-it';
 
 let clusters: LocalConsulCluster[];
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster;
-let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
+let gateway1: SniRoutingGateway, gateway2: SniRoutingGateway;
 let pipeline: LocalPipeline;
 let context: WorkflowContext;
 let world: PipelineWorld;
@@ -37,7 +37,7 @@ const ref = (cluster: LocalConsulCluster) => ({
   name: cluster.datacenter,
   connectionSecret: clusterSecretName(PREFIX, cluster.datacenter),
 });
-const gatewayOf = (relay: TcpGatewayRelay) => {
+const gatewayOf = (relay: SniRoutingGateway) => {
   const hostPort = { address: '127.0.0.1', port: relay.port };
   return { lan: hostPort, wan: hostPort };
 };
@@ -100,8 +100,9 @@ beforeAll(async () => {
     queueNamePrefix: 'drift',
     maxAttempts: 5,
   });
-  ({ clusters, gateway1, gateway2, pipeline, published, consulCalls, logLines } = world);
+  ({ clusters, pipeline, published, consulCalls, logLines } = world);
   [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
+  [gateway1, gateway2] = world.gateways as [SniRoutingGateway, SniRoutingGateway];
   for (const [cluster, relay] of [
     [dc1, gateway1],
     [dc2, gateway2],

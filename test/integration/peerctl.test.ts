@@ -17,20 +17,20 @@ import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { TOKEN_VERSION_KEY } from '#commons/workflows/dial-peering';
 import { LocalPipeline } from '../../local/pipeline';
 import { freePorts } from '../support/free-port';
-import { TcpGatewayRelay } from '../support/gateway-relay';
 import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
 import { startMoto, type MotoServer } from '../support/moto';
 import { pollUntil } from '../support/poll';
+import { startMeshGateways, type SniRoutingGateway } from '../support/sni-routing-gateway';
 import { lastTestFailed } from '../support/integration-setup';
 
-// peerctl end to end on the local runtime: two real Consul datacenters (ACLs on), TCP relays standing
-// in for the mesh gateways (registered through `cluster add --gateway-lan/--gateway-wan`), a temporary
-// secret file, and the CLI's main() called in-process with its output captured.
+// peerctl end to end on the local runtime: two real Consul datacenters (ACLs on), SNI-routing TCP
+// relays standing in for the mesh gateways (registered through `cluster add --gateway-lan/--gateway-wan`),
+// a temporary secret file, and the CLI's main() called in-process with its output captured.
 const PREFIX = 'consul-peering';
 
 let clusters: LocalConsulCluster[];
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster;
-let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
+let gateway1: SniRoutingGateway, gateway2: SniRoutingGateway;
 let dir: string;
 let secretsFile: string;
 let secrets: FileSecretStore;
@@ -73,9 +73,8 @@ async function peeringOn(cluster: LocalConsulCluster, peer: string) {
 beforeAll(async () => {
   clusters = await startConsulClusters(2);
   [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
-  // dc1's gateway relays to its own server's gRPC TLS port; dc2's to dc1's gateway (its WAN address).
-  gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-  gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
+  // Each gateway routes its own datacenter's server name locally and the other's to the other gateway.
+  [gateway1, gateway2] = (await startMeshGateways(clusters)) as [SniRoutingGateway, SniRoutingGateway];
   dir = await mkdtemp(join(tmpdir(), 'peerctl-'));
   secretsFile = join(dir, 'secrets.json');
   secrets = new FileSecretStore({ path: secretsFile });
@@ -138,8 +137,10 @@ test('peer --export web --wait ends ACTIVE on both sides, through both gateways,
   expect(run.stdout).toMatch(/^dc1 -> dc2\s+established\s+dc1 ACTIVE \/ dc2 ACTIVE, peering id /m);
   expect((await peeringOn(dc1, 'dc2'))?.state).toBe('ACTIVE');
   expect((await peeringOn(dc2, 'dc1'))?.state).toBe('ACTIVE');
-  expect(gateway1.counters.bytesIn).toBeGreaterThan(0);
-  expect(gateway2.counters.bytesIn).toBeGreaterThan(0);
+  // dc2's gateway routed dc1's server name to dc1's gateway, which routed it to its own server.
+  expect(gateway2.routed('dc1').bytesIn).toBeGreaterThan(0);
+  expect(gateway1.routed('dc1').bytesIn).toBeGreaterThan(0);
+  expect([...gateway1.unroutedReasons, ...gateway2.unroutedReasons]).toEqual([]);
   const client = admin(dc1);
   const exported = await client.readConfigEntryRaw('exported-services', 'default');
   expect(exported?.entry.Services).toEqual([{ Name: 'web', Consumers: [{ Peer: 'dc2' }] }]);

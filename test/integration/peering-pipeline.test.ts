@@ -10,16 +10,16 @@ import {
 } from '#commons/naming';
 import { meshGatewayPolicyName } from '#commons/workflows/gateway-policy';
 import { LocalPipeline } from '../../local/pipeline';
-import { TcpGatewayRelay } from '../support/gateway-relay';
 import { isWrite, type ConsulCall } from '../support/consul-call-recorder';
 import type { LocalConsulCluster } from '../support/local-consul-cluster';
 import type { MotoServer } from '../support/moto';
+import type { SniRoutingGateway } from '../support/sni-routing-gateway';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
 import { pollUntil } from '../support/poll';
 
 // The whole pipeline on real parts: three Consul datacenters with ACLs, moto's SQS and Secrets
-// Manager, and TCP relays standing in for Envoy mesh gateways. dc1 accepts, dc2 dials, dc3 never
-// gets a gateway (the precondition failure case).
+// Manager, and SNI-routing TCP relays standing in for Envoy mesh gateways. dc1 accepts, dc2 dials,
+// dc3 never gets a gateway registered (the precondition failure case).
 const PREFIX = 'consul-peering';
 
 /** The automation token's policy, exactly as in the README ("The automation's Consul token"). */
@@ -30,13 +30,14 @@ mesh      = "write"
 service "mesh-gateway" { policy = "write" }
 service_prefix "" { policy = "read" }
 node_prefix ""    { policy = "read" }
+key_prefix "consul-peering-automation/locks/" { policy = "write" }
 `;
 const automationTokens: string[] = [];
 
 let moto: MotoServer;
 let clusters: LocalConsulCluster[];
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster, dc3: LocalConsulCluster;
-let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
+let gateway1: SniRoutingGateway, gateway2: SniRoutingGateway;
 let pipeline: LocalPipeline;
 let world: PipelineWorld;
 let published: PipelineEvent[];
@@ -60,8 +61,9 @@ beforeAll(async () => {
     queueNamePrefix: 'it',
     maxAttempts: 3,
   });
-  ({ moto, clusters, gateway1, gateway2, pipeline, published, consulCalls, logLines } = world);
+  ({ moto, clusters, pipeline, published, consulCalls, logLines } = world);
   [dc1, dc2, dc3] = clusters as [LocalConsulCluster, LocalConsulCluster, LocalConsulCluster];
+  [gateway1, gateway2] = world.gateways as [SniRoutingGateway, SniRoutingGateway];
   // The pipeline runs with the least-privilege automation token the README documents, not the management token.
   for (const cluster of clusters) {
     const client = admin(cluster);
@@ -115,7 +117,7 @@ test('malformed events reach the DLQ with a specific reason and cause zero write
 
 test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both sides, through both gateways', async () => {
   const correlationId = 'chain';
-  const hostPort = (relay: TcpGatewayRelay) => ({ address: '127.0.0.1', port: relay.port });
+  const hostPort = (relay: SniRoutingGateway) => ({ address: '127.0.0.1', port: relay.port });
   await pipeline.publish(
     createEvent(
       'cluster.registered',
@@ -144,9 +146,11 @@ test('cluster.registered x2 and peering.requested on SQS end ACTIVE on both side
   const [onDc1, onDc2] = [await c1.readPeering('dc2'), await c2.readPeering('dc1')];
   expect(onDc1?.state).toBe('ACTIVE');
   expect(onDc2?.state).toBe('ACTIVE');
-  // Both gateways carried the handshake and the stream.
-  expect(gateway1.counters.bytesIn).toBeGreaterThan(0);
-  expect(gateway2.counters.bytesIn).toBeGreaterThan(0);
+  // Both gateways carried the handshake and the stream: dc2's routed dc1's server name to dc1's
+  // gateway, which routed it to its own server; nothing came that either could not route.
+  expect(gateway2.routed('dc1').bytesIn).toBeGreaterThan(0);
+  expect(gateway1.routed('dc1').bytesIn).toBeGreaterThan(0);
+  expect([...gateway1.unroutedReasons, ...gateway2.unroutedReasons]).toEqual([]);
 
   // The ordering rule, proven from Consul's own records: Raft indexes are a total order per cluster.
   const [mesh1, mesh2] = [

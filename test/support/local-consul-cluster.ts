@@ -20,6 +20,8 @@ export interface ConsulPorts {
  * token doubles as the agent token so the agent's own catalog sync is not blocked by the deny policy.
  */
 export class LocalConsulCluster {
+  #trustDomain: string | undefined;
+
   private constructor(
     readonly datacenter: string,
     readonly ports: ConsulPorts,
@@ -37,6 +39,12 @@ export class LocalConsulCluster {
 
   get address(): string {
     return `http://127.0.0.1:${this.ports.http}`;
+  }
+
+  /** The Connect CA's trust domain (`<cluster id>.consul`), part of the SNI peers dial its servers with. */
+  get trustDomain(): string {
+    if (this.#trustDomain === undefined) throw new Error(`Consul ${this.datacenter} is not ready yet`);
+    return this.#trustDomain;
   }
 
   /** The agent's log so far (printed by tests when they fail). */
@@ -123,8 +131,11 @@ acl {
           throw new Error(`consul agent exited early (code ${String(await this.process.exited())})`);
         const leader = await this.getJson('/v1/status/leader');
         if (typeof leader !== 'string' || leader === '') return undefined;
-        const roots = (await this.getJson('/v1/connect/ca/roots')) as { Roots?: unknown[] } | undefined;
-        return (roots?.Roots?.length ?? 0) > 0 ? true : undefined;
+        const roots = (await this.getJson('/v1/connect/ca/roots')) as
+          { Roots?: unknown[]; TrustDomain?: string } | undefined;
+        if ((roots?.Roots?.length ?? 0) === 0 || !roots?.TrustDomain) return undefined;
+        this.#trustDomain = roots.TrustDomain;
+        return true;
       },
       { timeoutMs: 60_000, intervalMs: 200 },
     );

@@ -1,9 +1,9 @@
 import { createLogger } from '#commons/observability/logger';
 import type { PipelineEvent } from '#commons/events/index';
-import { DEFAULT_SETTINGS } from '#commons/workflows/context';
+import { DEFAULT_SETTINGS, type PipelineSettings } from '#commons/workflows/context';
 import { LocalPipeline } from '../../local/pipeline';
 import { recordingCalls, type ConsulCall } from './consul-call-recorder';
-import { TcpGatewayRelay } from './gateway-relay';
+import { startMeshGateways, type SniRoutingGateway } from './sni-routing-gateway';
 import { startConsulClusters, type LocalConsulCluster } from './local-consul-cluster';
 import { startMoto, type MotoServer } from './moto';
 
@@ -12,9 +12,12 @@ export interface PipelineWorld {
   moto: MotoServer;
   /** dc1, dc2, … */
   clusters: LocalConsulCluster[];
-  /** dc1's gateway relays to its own server's gRPC TLS port; dc2's to dc1's gateway (its WAN address). */
-  gateway1: TcpGatewayRelay;
-  gateway2: TcpGatewayRelay;
+  /**
+   * One SNI-routing gateway stand-in per cluster, in the same order: each routes its own datacenter's
+   * server name to its server's gRPC TLS port and every other's to that datacenter's gateway. A test
+   * registers the ones it wants (a cluster whose gateway is never registered has none, for Consul).
+   */
+  gateways: SniRoutingGateway[];
   /** The handlers on moto's SQS and Secrets Manager; the test starts it once its setup is written. */
   pipeline: LocalPipeline;
   /** Every event the pipeline published, in order. */
@@ -31,6 +34,10 @@ export async function startPipelineWorld(options: {
   secretPrefix: string;
   queueNamePrefix: string;
   maxAttempts: number;
+  /** Over the world's settings (1 s gateway checks and rechecks, DEFAULT_SETTINGS otherwise). */
+  settings?: Partial<Omit<PipelineSettings, 'secretPrefix' | 'maxAttempts'>>;
+  /** Concurrent consumers per queue, as side-by-side Lambda instances (default 1). */
+  consumers?: number;
 }): Promise<PipelineWorld> {
   const logLines: string[] = [];
   // Both streams: Powertools writes INFO to stdout and WARN/ERROR to stderr.
@@ -41,9 +48,7 @@ export async function startPipelineWorld(options: {
     }),
   );
   const [moto, clusters] = await Promise.all([startMoto(), startConsulClusters(options.clusters)]);
-  const [dc1] = clusters as [LocalConsulCluster];
-  const gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-  const gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
+  const gateways = await startMeshGateways(clusters);
   const published: PipelineEvent[] = [];
   const consulCalls: ConsulCall[] = [];
   process.env.LOG_LEVEL = 'INFO';
@@ -51,11 +56,13 @@ export async function startPipelineWorld(options: {
     client: moto.clientConfig,
     queueNamePrefix: options.queueNamePrefix,
     visibilityTimeoutSeconds: 2,
+    ...(options.consumers === undefined ? {} : { consumers: options.consumers }),
     settings: {
       ...DEFAULT_SETTINGS,
       secretPrefix: options.secretPrefix,
       gatewayCheckInterval: '1s',
       retryCapSeconds: 2,
+      ...options.settings,
       maxAttempts: options.maxAttempts,
     },
     logger: createLogger(options.queueNamePrefix),
@@ -66,15 +73,14 @@ export async function startPipelineWorld(options: {
   return {
     moto,
     clusters,
-    gateway1,
-    gateway2,
+    gateways,
     pipeline,
     published,
     consulCalls,
     logLines,
     async stop() {
       await pipeline.stop();
-      await Promise.all([gateway1.close(), gateway2.close()]);
+      await Promise.all(gateways.map((g) => g.close()));
       await Promise.all(clusters.map((c) => c.stop()));
       await moto.stop();
       for (const spy of outputSpies) spy.mockRestore();
