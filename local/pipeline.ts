@@ -25,6 +25,12 @@ import type { PipelineSettings, WorkflowContext } from '#commons/workflows/conte
 import type { SqsBatchHandler } from '#commons/local/in-process-queue';
 import { ensureSqsQueue, pollSqs } from './sqs-event-source';
 
+/**
+ * As the deployed queues (infra/constructs/defaults.ts): a backstop for records that crash the
+ * handler; retryable failures are dead-lettered by the handler itself once their retry budget is spent.
+ */
+const MAX_RECEIVE_COUNT = 20;
+
 type Outcome = Extract<PipelineEvent, { type: 'peering.established' | 'peering.failed' }>;
 type Stage = 'onboard' | 'accept' | 'dial' | 'outcomes';
 
@@ -89,7 +95,7 @@ export class LocalPipeline {
       const q = new InProcessQueue({
         name,
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5,
-        deadLetter: { target: deadLetters, maxReceiveCount: 5 },
+        deadLetter: { target: deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
       });
       return Object.assign(q, {
         consume: (handler: SqsBatchHandler, signal: AbortSignal) =>
@@ -132,7 +138,7 @@ export class LocalPipeline {
       const url = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-${stage}`, {
         visibilityTimeoutSeconds: visibility,
         deadLetterQueueUrl: dlqUrl,
-        maxReceiveCount: 5,
+        maxReceiveCount: MAX_RECEIVE_COUNT,
       });
       return sqsConsumable(sqs, url);
     };

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --json] [-- --runs N]`: the pipeline benchmark (p1, p2: scripts/bench.ts) then the
- * drift-scan benchmark (p3: scripts/bench-drift.ts), each in its own process so neither's clusters load
+ * drift-scan benchmark (p3: scripts/bench-drift.ts), then the cold path (p1_cold, p5_mesh:
+ * scripts/bench-cold.ts), each in its own process so neither's clusters load
  * the other's measurements. With --json, one object with both results' fields.
  */
 import { spawnSync } from 'node:child_process';
@@ -24,12 +25,14 @@ function run(script: string, extra: string[]): string {
 
 const pipeline = run('scripts/bench.ts', [...(json ? ['--json'] : []), ...runs]);
 const drift = run('scripts/bench-drift.ts', json ? ['--json'] : []);
+const cold = run('scripts/bench-cold.ts', json ? ['--json'] : []);
 if (json) {
   const merged: Record<string, unknown> = {
     ...(JSON.parse(pipeline) as Record<string, unknown>),
     ...(JSON.parse(drift) as Record<string, unknown>),
+    ...(JSON.parse(cold) as Record<string, unknown>),
   };
   process.stdout.write(`${JSON.stringify(merged, null, 2)}\n`);
 } else {
-  process.stdout.write(`${pipeline}\n${drift}`);
+  process.stdout.write(`${pipeline}\n${drift}\n${cold}`);
 }

@@ -1,0 +1,253 @@
+import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConsulClient } from '#commons/consul/client';
+import { createEvent, type PipelineEvent } from '#commons/events/index';
+import { clusterSecretName, peeringTokenSecretName } from '#commons/naming';
+import { pairLockOf } from '#commons/workflows/pair-lock';
+import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
+import { pollUntil } from '../support/poll';
+import type { SniRoutingGateway } from '../support/sni-routing-gateway';
+
+// Requests racing on one pair, on real parts: three Consul datacenters (ACLs on), moto's SQS and
+// Secrets Manager, SNI-routing gateway stand-ins, and THREE consumers per queue, as side-by-side
+// Lambda instances. Every scenario must end in one converged state, each request ended as
+// `established` or as a clear, intended refusal.
+const PREFIX = 'race-it';
+const CONSUMERS = 3;
+
+let world: PipelineWorld;
+let dc1: LocalConsulCluster, dc2: LocalConsulCluster, dc3: LocalConsulCluster;
+let secretsClient: SecretsManagerClient;
+
+const ref = (cluster: LocalConsulCluster) => ({
+  name: cluster.datacenter,
+  connectionSecret: clusterSecretName(PREFIX, cluster.datacenter),
+});
+const admin = (cluster: LocalConsulCluster) =>
+  new ConsulClient({ address: cluster.address, token: cluster.managementToken });
+const gatewayOf = (cluster: LocalConsulCluster): SniRoutingGateway => {
+  const gateway = world.gateways.find((g) => g.datacenter === cluster.datacenter);
+  if (gateway === undefined) throw new Error(`no gateway for ${cluster.datacenter}`);
+  return gateway;
+};
+const registered = (cluster: LocalConsulCluster) => {
+  const hostPort = { address: '127.0.0.1', port: gatewayOf(cluster).port };
+  return createEvent(
+    'cluster.registered',
+    { cluster: ref(cluster), gateway: { lan: hostPort, wan: hostPort } },
+    { correlationId: `onboard-${cluster.datacenter}` },
+  );
+};
+const requested = (
+  acceptor: LocalConsulCluster,
+  dialer: LocalConsulCluster,
+  correlationId: string,
+  extra: { regenerateToken?: boolean } = {},
+) =>
+  createEvent(
+    'peering.requested',
+    { acceptor: ref(acceptor), dialer: ref(dialer), ...extra },
+    { correlationId },
+  );
+
+/** How a request ended: its outcome event, else its dead letter (a refusal of the accept step). */
+type Ending = { kind: 'established' } | { kind: 'refused'; reason: string; message: string };
+
+async function ending(correlationId: string, timeoutMs = 90_000): Promise<Ending> {
+  return pollUntil<Ending>(
+    `the end of request ${correlationId}`,
+    () => {
+      const outcome = world.pipeline.outcomes().find((o) => o.correlationId === correlationId);
+      if (outcome?.type === 'peering.established') return Promise.resolve({ kind: 'established' as const });
+      if (outcome?.type === 'peering.failed')
+        return Promise.resolve({
+          kind: 'refused' as const,
+          reason: outcome.data.reason,
+          message: outcome.data.message,
+        });
+      const letter = world.pipeline.deadLettered().find((d) => d.correlationId === correlationId);
+      return Promise.resolve(
+        letter === undefined
+          ? undefined
+          : { kind: 'refused' as const, reason: letter.reason, message: letter.error },
+      );
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+}
+
+async function tokenVersions(acceptor: string, dialer: string): Promise<number> {
+  const listed = await secretsClient.send(
+    new ListSecretVersionIdsCommand({
+      SecretId: peeringTokenSecretName(PREFIX, acceptor, dialer),
+      IncludeDeprecated: true,
+    }),
+  );
+  return (listed.Versions ?? []).length;
+}
+
+async function states(acceptor: LocalConsulCluster, dialer: LocalConsulCluster): Promise<string> {
+  const [a, d] = [admin(acceptor), admin(dialer)];
+  try {
+    const [onAcceptor, onDialer] = await Promise.all([
+      a.readPeering(dialer.datacenter),
+      d.readPeering(acceptor.datacenter),
+    ]);
+    return `${onAcceptor?.state ?? 'absent'} / ${onDialer?.state ?? 'absent'}`;
+  } finally {
+    await Promise.all([a.close(), d.close()]);
+  }
+}
+
+/** Requests that the dial step turned into regenerations: a rejected token (what the lock prevents). */
+const dialRegenerations = (published: PipelineEvent[]) =>
+  published.filter((e) => e.type === 'peering.requested' && (e.data.regenerations ?? 0) > 0);
+
+beforeAll(async () => {
+  world = await startPipelineWorld({
+    clusters: 3,
+    secretPrefix: PREFIX,
+    queueNamePrefix: 'race',
+    maxAttempts: 30,
+    consumers: CONSUMERS,
+    // A short in-process wait and budget, so the never-ready scenario ends within the test.
+    settings: { readinessWaitMs: 3_000, retryBudgetSeconds: 25 },
+  });
+  [dc1, dc2, dc3] = world.clusters as [LocalConsulCluster, LocalConsulCluster, LocalConsulCluster];
+  secretsClient = new SecretsManagerClient(world.moto.clientConfig);
+  for (const cluster of world.clusters) {
+    await world.pipeline.secrets.put(
+      clusterSecretName(PREFIX, cluster.datacenter),
+      JSON.stringify({ address: cluster.address, token: cluster.managementToken }),
+    );
+  }
+  world.pipeline.start();
+}, 120_000);
+
+afterAll(async () => {
+  secretsClient.destroy();
+  await world.stop();
+});
+
+test('fresh clusters, both directions requested at the instant they are registered, while an operator edits the mesh entry: one direction wins, the mirror is refused by name', async () => {
+  // The operator's own fields, written in a CAS loop while onboarding merges the flag in.
+  const operator = admin(dc1);
+  const operatorEdit = (async () => {
+    for (let done = false; !done;) {
+      const current = await operator.readConfigEntryRaw('mesh', 'mesh');
+      const entry = current?.entry ?? { Kind: 'mesh' };
+      const meta = (entry.Meta ?? {}) as Record<string, string>;
+      done = await operator.writeConfigEntry(
+        {
+          ...entry,
+          Kind: 'mesh',
+          TransparentProxy: { MeshDestinationsOnly: true },
+          Meta: { ...meta, team: 'platform' },
+        },
+        { cas: current?.modifyIndex ?? 0 },
+      );
+    }
+  })();
+  await Promise.all([
+    world.pipeline.publish(registered(dc1)),
+    world.pipeline.publish(registered(dc2)),
+    world.pipeline.publish(requested(dc1, dc2, 'dc1-accepts')),
+    world.pipeline.publish(requested(dc2, dc1, 'dc2-accepts')),
+    operatorEdit,
+  ]);
+  const [first, second] = await Promise.all([ending('dc1-accepts'), ending('dc2-accepts')]);
+  const endings = { 'dc1-accepts': first, 'dc2-accepts': second };
+  const winners = Object.entries(endings).filter(([, e]) => e.kind === 'established');
+  expect(winners).toHaveLength(1);
+  const [winner] = winners[0] ?? [];
+  const loser = winner === 'dc1-accepts' ? second : first;
+  expect(loser).toMatchObject({ kind: 'refused', reason: 'name-conflict' });
+  expect(loser.kind === 'refused' && loser.message).toMatch(/already (accepts|accepted) a peering/);
+
+  const [acceptor, dialer] = winner === 'dc1-accepts' ? [dc1, dc2] : [dc2, dc1];
+  expect(await states(acceptor, dialer)).toBe('ACTIVE / ACTIVE');
+  expect(gatewayOf(dialer).routed(acceptor.datacenter).bytesIn).toBeGreaterThan(0);
+  expect(gatewayOf(acceptor).routed(acceptor.datacenter).bytesIn).toBeGreaterThan(0);
+  // The loser left nothing behind: no peering of its direction on either side.
+  const [a, d] = [admin(acceptor), admin(dialer)];
+  expect((await a.listPeerings()).map((p) => p.name)).toEqual([dialer.datacenter]);
+  expect((await d.listPeerings()).map((p) => p.name)).toEqual([acceptor.datacenter]);
+  await Promise.all([a.close(), d.close()]);
+
+  const mesh = await operator.readConfigEntryRaw('mesh', 'mesh');
+  expect(mesh?.entry).toMatchObject({
+    TransparentProxy: { MeshDestinationsOnly: true },
+    Meta: { team: 'platform' },
+    Peering: { PeerThroughMeshGateways: true },
+  });
+  await operator.close();
+}, 150_000);
+
+/** The pair the first scenario peered, whichever direction won. */
+async function peeredPair(): Promise<[LocalConsulCluster, LocalConsulCluster]> {
+  const c1 = admin(dc1);
+  const onDc1 = await c1.readPeering('dc2');
+  await c1.close();
+  return onDc1 !== undefined && onDc1.peerServerAddresses.length === 0 ? [dc1, dc2] : [dc2, dc1];
+}
+
+test('one regeneration request delivered to three consumers at once regenerates once', async () => {
+  const [acceptor, dialer] = await peeredPair();
+  const before = await tokenVersions(acceptor.datacenter, dialer.datacenter);
+  const event = requested(acceptor, dialer, 'duplicated-regeneration', { regenerateToken: true });
+  await Promise.all(Array.from({ length: 3 }, () => world.pipeline.publish(event)));
+  expect(await ending(event.correlationId)).toEqual({ kind: 'established' });
+  // Every delivery ends, each the same way.
+  await pollUntil('three outcomes', () => {
+    const mine = world.pipeline.outcomes().filter((o) => o.correlationId === event.correlationId);
+    return Promise.resolve(mine.length >= 3 ? mine : undefined);
+  });
+  const outcomes = world.pipeline.outcomes().filter((o) => o.correlationId === event.correlationId);
+  expect(outcomes.map((o) => o.type)).toEqual(Array(outcomes.length).fill('peering.established'));
+  expect(await tokenVersions(acceptor.datacenter, dialer.datacenter)).toBe(before + 1);
+  expect(await states(acceptor, dialer)).toBe('ACTIVE / ACTIVE');
+}, 120_000);
+
+test('three regenerations at once: all established, one secret version each, no token rejected', async () => {
+  const [acceptor, dialer] = await peeredPair();
+  const before = await tokenVersions(acceptor.datacenter, dialer.datacenter);
+  const publishedBefore = world.published.length;
+  const ids = ['regen-1', 'regen-2', 'regen-3'];
+  await Promise.all(
+    ids.map((id) => world.pipeline.publish(requested(acceptor, dialer, id, { regenerateToken: true }))),
+  );
+  const endings = await Promise.all(ids.map((id) => ending(id)));
+  expect(endings).toEqual(ids.map(() => ({ kind: 'established' })));
+  expect(await tokenVersions(acceptor.datacenter, dialer.datacenter)).toBe(before + 3);
+  expect(dialRegenerations(world.published.slice(publishedBefore))).toEqual([]);
+  expect(await states(acceptor, dialer)).toBe('ACTIVE / ACTIVE');
+}, 120_000);
+
+test('a lock left by a holder that died is taken over once its lease expires, and the request proceeds', async () => {
+  const [acceptor, dialer] = await peeredPair();
+  const lock = pairLockOf(acceptor.datacenter, dialer.datacenter);
+  const host = admin(lock.host === dc1.datacenter ? dc1 : dc2);
+  // What a crashed holder leaves: a lease nobody renews, 3 s from expiry.
+  const expiresAt = Date.now() + 3_000;
+  expect(
+    await host.writeKeyCas(lock.key, { holder: 'crashed', purpose: 'dial (crashed)', expiresAt }, 0),
+  ).toBe(true);
+  const event = requested(acceptor, dialer, 'after-crash', { regenerateToken: true });
+  await world.pipeline.publish(event);
+  expect(await ending(event.correlationId)).toEqual({ kind: 'established' });
+  expect(world.logLines.some((line) => line.includes('took over an expired pair lock'))).toBe(true);
+  // Released by the run that took it over.
+  expect(await host.readKey(lock.key)).toBeUndefined();
+  await host.close();
+}, 120_000);
+
+test('a request whose acceptor never becomes ready is dead-lettered within the retry budget, naming the cluster and what is missing', async () => {
+  // dc3 is never onboarded: no mesh flag, no gateway.
+  const event = requested(dc3, dc1, 'never-ready');
+  await world.pipeline.publish(event);
+  const end = await ending(event.correlationId, 90_000);
+  expect(end).toMatchObject({ kind: 'refused', reason: 'not-ready' });
+  expect(end.kind === 'refused' && end.message).toMatch(
+    /^cluster "dc3" does not route peering through mesh gateways yet .*\(gave up after \d+ deliveries over \d+ s; the retry budget is 25 s\)$/,
+  );
+}, 120_000);
