@@ -162,7 +162,7 @@ test('fresh clusters, both directions requested at the instant they are register
   const [winner] = winners[0] ?? [];
   const loser = winner === 'dc1-accepts' ? second : first;
   expect(loser).toMatchObject({ kind: 'refused', reason: 'name-conflict' });
-  expect(loser.kind === 'refused' && loser.message).toMatch(/already (accepts|accepted) a peering/);
+  expect(loser.kind === 'refused' && loser.message).toMatch(/the direction (dc1→dc2|dc2→dc1) exists/);
 
   const [acceptor, dialer] = winner === 'dc1-accepts' ? [dc1, dc2] : [dc2, dc1];
   expect(await states(acceptor, dialer)).toBe('ACTIVE / ACTIVE');

@@ -139,8 +139,9 @@ async function decide(
     throw new NotReadyError(`peering "${peering.name}" is being deleted; retrying once it is gone`);
   }
   if (peering !== undefined && isDialingRecord(peering) && peering.state !== 'TERMINATED') {
+    const { acceptor, dialer } = event.data;
     throw new PermanentError(
-      `the acceptor already dials a peer named "${peering.name}"; a name is either accepted or dialed, not both. Delete that peering or swap acceptor and dialer`,
+      `"${acceptor.name}" already dials "${dialer.name}" (the direction ${dialer.name}→${acceptor.name} exists, ${peering.state}); a pair is peered in one direction only and a name is either accepted or dialed, not both. Use that peering, or delete it first (peerctl unpeer ${acceptor.name} ${dialer.name})`,
       'name-conflict',
     );
   }

@@ -109,7 +109,7 @@ async function refuseUnusable(
         event,
         context,
         'name-conflict',
-        `${dialer.name} already accepted a peering named "${acceptor.name}"; a name is either accepted or dialed, not both. Delete it there or swap acceptor and dialer`,
+        `"${dialer.name}" already accepts a peering from "${acceptor.name}" (the direction ${dialer.name}→${acceptor.name} exists, ${local.state}); a pair is peered in one direction only and a name is either accepted or dialed, not both. Use that peering, or delete it first (peerctl unpeer ${acceptor.name} ${dialer.name})`,
       ),
     };
   }
