@@ -6,7 +6,7 @@ import type { Construct } from 'constructs';
 import { resolveConfig } from '../config/resolve-config';
 import type { AutomationConfig, PeeringAutomationSettings } from '../config/settings';
 import { PIPELINE_STEPS, type PipelineStep } from '../constructs/bundle-options';
-import { WORKER_DEFAULTS } from '../constructs/defaults';
+import { SECRET_GRANTS, WORKER_DEFAULTS } from '../constructs/defaults';
 import { DriftRemediation } from '../constructs/drift-remediation';
 import type { VpcPlacement } from '../constructs/peering-function';
 import { PipelineAlarms } from '../constructs/pipeline-alarms';
@@ -95,7 +95,7 @@ export class PeeringAutomationStack extends Stack {
         placement,
         logLevel: config.logLevel,
       });
-      worker.fn.allowSecretsUnder(config.secretPrefix);
+      worker.fn.allowSecretFolders(config.secretPrefix, SECRET_GRANTS[name], this.key);
       worker.fn.allowSendingTo(allQueues, this.key);
       return worker;
     });
@@ -122,6 +122,7 @@ export class PeeringAutomationStack extends Stack {
         'random id (unknown in advance; every secret ARN also has a random suffix): the grant is scoped ' +
         "to the slack-responses folder under the pipeline's prefix, the narrowest pattern.",
     });
+    this.notifier.fn.allowSecretsKey(this.key, 'read');
     this.notifier.fn.allowSendingTo([this.deadLetterQueue], this.key, 'DeadLetter');
 
     // Outside the VPC: see SlackCommand (public-facing, never talks to Consul).
