@@ -68,6 +68,7 @@ export class SlackCommand extends Construct {
         SLACK_ALLOWED_CHANNELS: props.allowedChannelIds.join(','),
         SECRET_PREFIX: props.secretPrefix,
         ACCEPT_QUEUE_URL: props.acceptQueue.queueUrl,
+        SECRETS_KMS_KEY_ID: props.key.keyArn,
       },
       logLevel: props.logLevel,
     });

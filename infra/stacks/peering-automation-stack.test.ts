@@ -9,7 +9,7 @@ import { slackResponseSecretName } from '#commons/slack/naming';
 import { METRICS_NAMESPACE } from '../../functions/drift-remediation/handler';
 import { FUNCTION_NAMES } from '../constructs/bundle-options';
 import { DRIFT_DEFAULTS } from '../constructs/defaults';
-import { allows, grantsFor, secretArn } from '../testing/iam';
+import { allows, grantsFor, roleOf, secretArn, statementsOf } from '../testing/iam';
 import { NETWORK_CONTEXT, synthStack } from '../testing/synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
@@ -285,6 +285,7 @@ describe('PeeringAutomationStack (defaults)', () => {
         SLACK_ALLOWED_CHANNELS: '',
         SECRET_PREFIX: 'consul-peering',
         ACCEPT_QUEUE_URL: { Ref: queueId('AcceptPeeringQueue') },
+        SECRETS_KMS_KEY_ID: getAtt(keyId),
         LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -441,6 +442,38 @@ describe('PeeringAutomationStack (defaults)', () => {
       for (const arn of [SIGNING_SECRET, SLACK_RESPONSE, secretArn(`${PREFIX}/slack/anything`)]) {
         for (const action of SECRET_READS) expect(allows(template, fn, action, arn)).toBe(false);
       }
+    },
+  );
+
+  it('gives each function only the KMS actions Secrets Manager needs for its secrets, on our key', () => {
+    const secretsKey = (name: string) =>
+      statementsOf(template, roleOf(template, functionId(name)))
+        .filter((statement) => statement.Sid === 'SecretsKey')
+        .map((statement) => ({ actions: list(statement.Action).sort(), resource: statement.Resource }));
+    const read = [{ actions: ['kms:Decrypt'], resource: getAtt(keyId) }];
+    const write = [{ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resource: getAtt(keyId) }];
+    expect(Object.fromEntries(FUNCTIONS.map((name) => [name, secretsKey(name)]))).toEqual({
+      OnboardClusterFunction: write,
+      AcceptPeeringFunction: write,
+      DialPeeringFunction: read,
+      NotifyOutcomeFunction: read,
+      SlackCommandFunction: write,
+      DriftRemediationFunction: read,
+    });
+    // Nothing else of KMS beyond what SQS producers need (the same two actions).
+    const kmsActions = new Set(
+      statements(template).flatMap(({ statement }) =>
+        list(statement.Action).filter((action) => action.startsWith('kms:')),
+      ),
+    );
+    expect([...kmsActions].sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+  });
+
+  it.each([...PIPELINE, 'DriftRemediationFunction', 'SlackCommandFunction'])(
+    'tells %s to create its secrets under our key (SECRETS_KMS_KEY_ID)',
+    (name) => {
+      const variables = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.SECRETS_KMS_KEY_ID).toEqual(getAtt(keyId));
     },
   );
 
@@ -742,6 +775,18 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
       ),
     ).toBe(false);
   });
+
+  it.each([...IN_VPC, 'SlackCommandFunction'])(
+    'tells %s to create its secrets under the given key',
+    (name) => {
+      const fn = resourcesOf(template, 'AWS::Lambda::Function')[
+        logicalId(template, 'AWS::Lambda::Function', name)
+      ];
+      expect(
+        (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SECRETS_KMS_KEY_ID,
+      ).toBe(keyArn);
+    },
+  );
 
   it('creates no security group and adds no rule to the imported ones', () => {
     template.resourceCountIs('AWS::EC2::SecurityGroup', 0);

@@ -52,7 +52,7 @@ export class PeeringAutomationStack extends Stack {
     this.key =
       config.kmsKeyArn === undefined
         ? new kms.Key(this, 'QueueKey', {
-            description: 'Encrypts the consul-peering-automation queues',
+            description: 'Encrypts the consul-peering-automation queues and secrets',
             enableKeyRotation: true,
           })
         : kms.Key.fromKeyArn(this, 'QueueKey', config.kmsKeyArn);
@@ -81,6 +81,8 @@ export class PeeringAutomationStack extends Stack {
       OUTCOME_QUEUE_URL: this.outcomeQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
       SECRET_PREFIX: config.secretPrefix,
+      // Every secret the functions create is encrypted with this key; drift reports those that are not.
+      SECRETS_KMS_KEY_ID: this.key.keyArn,
     };
     for (const name of PIPELINE_STEPS) environment[STEPS[name].queueUrlVariable] = workQueues[name].queueUrl;
 

@@ -19,8 +19,10 @@ import { requiredEnv, settingsFromEnv } from './settings-from-env';
 export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
   const sqs = new SQSClient({});
   const queue = (name: string): Queue => new SqsQueue({ queueUrl: requiredEnv(name, env), client: sqs });
-  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient({}));
   const settings = settingsFromEnv(env);
+  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient({}), {
+    kmsKeyId: settings.secretsKmsKeyId,
+  });
   const outcomes = queue('OUTCOME_QUEUE_URL');
   const context: WorkflowContext = {
     secrets,
