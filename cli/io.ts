@@ -1,3 +1,5 @@
+import { redactText } from '#commons/observability/redact';
+
 /** Where peerctl writes, and what it reads from its surroundings; tests pass their own. */
 export interface CliIo {
   /** One line of results (tables, JSON, summaries), without the trailing newline. */
@@ -19,14 +21,14 @@ export function processIo(signal?: AbortSignal): CliIo {
   };
 }
 
-const REDACTED = '[redacted]';
 /** Shorter values are not scrubbed: they would blank out ordinary words. Tokens are UUIDs or longer. */
 const MIN_SECRET_LENGTH = 8;
 
 /**
  * What commands write through: results on stdout, progress and errors on stderr (so `--json` output
  * stays parseable). Every line is scrubbed of the secret values the command has read (tokens from
- * files, variables and connection secrets), so not even an unexpected error message can print one.
+ * files, variables and connection secrets) and of anything shaped like a secret (redactText), so not
+ * even an unexpected error message can print one.
  */
 export class Output {
   readonly #secrets = new Set<string>();
@@ -57,9 +59,8 @@ export class Output {
     return (Date.now() - this.#started) / 1000;
   }
 
+  /** The secret values this command read, then every secret shape (the one redactor). */
   scrub(text: string): string {
-    let scrubbed = text;
-    for (const secret of this.#secrets) scrubbed = scrubbed.split(secret).join(REDACTED);
-    return scrubbed;
+    return redactText(text, [...this.#secrets]);
   }
 }

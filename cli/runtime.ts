@@ -22,7 +22,7 @@ import type { ConsulApi } from '#commons/ports/consul-api';
 import type { EventPublisher } from '#commons/ports/event-publisher';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher, type EventRoutes } from '#commons/queue-event-publisher';
-import { settingsFromEnv } from '#commons/wiring/settings-from-env';
+import { secretsKmsKeyIdFromEnv, settingsFromEnv } from '#commons/wiring/settings-from-env';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
 import { LocalPipeline } from '../local/pipeline';
 import { messageOf, OperationError, UsageError } from './errors';
@@ -259,7 +259,11 @@ class AwsRuntime extends BaseRuntime {
       sqs.destroy();
       return Promise.resolve();
     });
-    this.secrets = new SecretsManagerSecretStore(secretsManager);
+    // The clusters/* secrets peerctl writes go under the same key as the service's (SECRETS_KMS_KEY_ID,
+    // the stack's QueueKeyArn output): docs/deploy.md.
+    this.secrets = new SecretsManagerSecretStore(secretsManager, {
+      kmsKeyId: secretsKmsKeyIdFromEnv(options.env),
+    });
     const routes: Partial<EventRoutes> = {};
     const { onboardQueueUrl, acceptQueueUrl } = options.backend;
     if (onboardQueueUrl !== undefined)

@@ -60,6 +60,7 @@ test('targeted listings ask for one folder each; the desired state lists the pre
       { acceptor: 'dc2', dialer: 'dc3' },
     ],
     peeringTokens: [{ acceptor: 'dc1', dialer: 'dc2' }],
+    listed: names.map((name) => ({ name, tags: {} })),
   });
   expect(asked).toEqual([`${P}/clusters/`, `${P}/peerings/`, `${P}/`]);
 });

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { ClusterNameSchema } from './events';
 import { clusterSecretName } from './naming';
-import type { SecretStore } from './ports/secret-store';
+import type { SecretStore, SecretSummary } from './ports/secret-store';
 
 /**
  * What we registered, read back from secret names alone (the naming scheme in naming.ts): no secret
@@ -79,13 +79,16 @@ export interface DesiredState {
   peerings: ClusterPair[];
   /** Stored peering tokens (`<prefix>/peering-tokens/<acceptor>/<dialer>`), sorted. */
   peeringTokens: ClusterPair[];
+  /** Every secret under the prefix as listed (names, tags, KMS keys; no values). */
+  listed: SecretSummary[];
 }
 
 export async function readDesiredState(secrets: SecretStore, prefix: string): Promise<DesiredState> {
   const clusters = new Set<string>();
   const peerings = new Map<string, ClusterPair>();
   const peeringTokens = new Map<string, ClusterPair>();
-  for (const { name } of await secrets.list({ namePrefix: `${prefix}/` })) {
+  const listed = await secrets.list({ namePrefix: `${prefix}/` });
+  for (const { name } of listed) {
     const entry = classifySecretName(prefix, name);
     if (entry?.kind === 'cluster') clusters.add(entry.cluster);
     else if (entry !== undefined)
@@ -95,5 +98,6 @@ export async function readDesiredState(secrets: SecretStore, prefix: string): Pr
     clusters: [...clusters].sort(),
     peerings: sortedPairs(peerings.values()),
     peeringTokens: sortedPairs(peeringTokens.values()),
+    listed,
   };
 }

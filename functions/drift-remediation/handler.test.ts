@@ -68,7 +68,7 @@ test('a scheduled run remediates and writes one summary line and its metrics', a
   const byKind: Record<string, unknown> = Object.fromEntries(
     emf.filter((e) => 'DriftFindingsByKind' in e).map((e) => [String(e.kind), e.DriftFindingsByKind]),
   );
-  expect(Object.keys(byKind)).toHaveLength(12);
+  expect(Object.keys(byKind)).toHaveLength(13);
   expect(byKind).toMatchObject({ 'mesh-config-missing': 1, 'cluster-unreachable': 1, 'peering-missing': 0 });
 });
 

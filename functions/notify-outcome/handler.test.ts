@@ -129,16 +129,17 @@ test('established: posts in the channel, mentions the requester, forgets the res
   expect(logged.map((l) => l.message)).toEqual(['peering established', 'posted the outcome to Slack']);
 });
 
-test('failed: the reason and what to do are posted', async () => {
+test('failed: the reason and what to do are posted to the requester only (ephemeral)', async () => {
   await storeResponse('slack-failed');
-  let text = '';
+  let posted = { text: '', response_type: '' };
   slack.intercept({ path: HOOK, method: 'POST' }).reply(200, (options) => {
-    text = (JSON.parse(typeof options.body === 'string' ? options.body : '') as { text: string }).text;
+    posted = JSON.parse(typeof options.body === 'string' ? options.body : '') as typeof posted;
     return 'ok';
   });
   await invoke([recordOf(failed('slack-failed'))]);
-  expect(text).toContain('failed (`dialer-gateway-missing`, request slack-failed)');
-  expect(text).toContain('Register a mesh gateway on dc2.');
+  expect(posted.response_type).toBe('ephemeral');
+  expect(posted.text).toContain('failed (`dialer-gateway-missing`, request slack-failed)');
+  expect(posted.text).toContain('Register a mesh gateway on dc2.');
   expect(logged[0]).toMatchObject({ level: 'warn', message: 'peering failed' });
 });
 

@@ -8,6 +8,7 @@ import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import { slackSigningSecretLoader } from './signing-secret';
 import { slackCommandSettingsFromEnv } from './config';
 import { createSlackCommandHandler } from './handler';
+import { secretsKmsKeyIdFromEnv } from '#commons/wiring/settings-from-env';
 
 // Light on purpose (no Consul client, no batch processing): Slack wants an answer within 3 s, cold
 // start included. AWS calls get short timeouts and one retry for the same reason.
@@ -15,7 +16,9 @@ const awsClientConfig = { maxAttempts: 2, requestHandler: { connectionTimeout: 5
 
 const logger = createLogger('slack-command');
 const settings = slackCommandSettingsFromEnv();
-const secrets = new SecretsManagerSecretStore(new SecretsManagerClient(awsClientConfig));
+const secrets = new SecretsManagerSecretStore(new SecretsManagerClient(awsClientConfig), {
+  kmsKeyId: secretsKmsKeyIdFromEnv(),
+});
 const acceptQueue = new SqsQueue({
   queueUrl: settings.acceptQueueUrl,
   client: new SQSClient(awsClientConfig),

@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { PipelineStep } from './bundle-options';
+import type { SecretAccess, SecretFolder } from './peering-function';
 
 /**
  * Every default of our constructs, in one file (as aws-solutions-constructs keeps them): a reviewer
@@ -108,6 +109,31 @@ export const WORKER_DEFAULTS: Record<WorkerName, WorkerDefaults> = {
     // Outcomes are one per peering; no Consul behind this one, the cap only keeps Slack's
     // response_url rate limits and a backlog after an outage polite.
     maxConcurrency: 2,
+  },
+};
+
+/**
+ * Which folders of `<prefix>/` each function that talks to Consul may read, write or delete, taken
+ * from what its workflow does (functions/commons/workflows/). Every step reads `clusters/*` (the
+ * connection secrets); none writes it: only the operator does (peerctl cluster add, docs/deploy.md).
+ * Nothing here reaches `slack/*` or `slack-responses/*`.
+ */
+export const SECRET_GRANTS: Record<
+  PipelineStep | 'drift-remediation',
+  Partial<Record<SecretFolder, readonly SecretAccess[]>>
+> = {
+  // The gateway's ACL token is stored once minted (ensureGatewayToken).
+  'onboard-cluster': { clusters: ['read'], 'gateway-tokens': ['write'] },
+  // The wanted peering is recorded (ensurePeeringRecord), then the peering token stored.
+  'accept-peering': { clusters: ['read'], 'peering-tokens': ['write'], peerings: ['write'] },
+  // Reads the token the acceptor stored; a spent token is renewed by the acceptor, never here.
+  'dial-peering': { clusters: ['read'], 'peering-tokens': ['read'] },
+  // Compares every folder with Consul; its one write is deleting orphaned peering tokens.
+  'drift-remediation': {
+    clusters: ['read'],
+    'gateway-tokens': ['read'],
+    'peering-tokens': ['read', 'delete'],
+    peerings: ['read'],
   },
 };
 

@@ -5,7 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { functionEntry } from './bundle-options';
-import { ALARM_DEFAULTS, DRIFT_DEFAULTS } from './defaults';
+import { ALARM_DEFAULTS, DRIFT_DEFAULTS, SECRET_GRANTS } from './defaults';
 import { PeeringFunction, type VpcPlacement } from './peering-function';
 
 export interface DriftRemediationProps {
@@ -22,9 +22,6 @@ export interface DriftRemediationProps {
   placement?: VpcPlacement;
   logLevel?: string;
 }
-
-/** The peering-token secrets (functions/commons/naming.ts: `<prefix>/peering-tokens/<acceptor>/<dialer>`). */
-export const peeringTokensFolder = (secretPrefix: string): string => `${secretPrefix}/peering-tokens`;
 
 /**
  * The scheduled drift scan: an EventBridge rule invokes the function (asynchronously) on `schedule`.
@@ -54,23 +51,13 @@ export class DriftRemediation extends Construct {
       maxEventAge: DRIFT_DEFAULTS.maxEventAge,
     });
 
-    // The same Secrets Manager actions as the pipeline's steps (it reads connection secrets, gateway
-    // tokens, peering records and tokens under the prefix).
-    this.fn.allowSecretsUnder(props.secretPrefix);
+    // It reads what it compares and deletes orphaned peering tokens (SECRET_GRANTS).
+    this.fn.allowSecretFolders(props.secretPrefix, SECRET_GRANTS['drift-remediation'], props.key);
     this.fn.allowListingSecrets(
       'drift-remediation lists the secrets under <prefix>/ to find the wanted peerings, the registered ' +
         'clusters and orphaned peering tokens; secretsmanager:ListSecrets supports no resource-level ' +
         'permissions, so AWS accepts only "*". It returns names, tags and descriptions, never values.',
     );
-    this.fn.allowSecretActions({
-      sid: 'OrphanPeeringTokens',
-      actions: ['secretsmanager:DeleteSecret'],
-      namePrefix: peeringTokensFolder(props.secretPrefix),
-      reason:
-        'drift-remediation deletes peering-token secrets left behind by a peering nobody wants any more; ' +
-        'their names (acceptor/dialer) are only known at run time and every secret ARN has a random ' +
-        'suffix: the grant is scoped to the peering-tokens folder under the prefix, the narrowest pattern.',
-    });
     this.fn.allowSendingTo(props.workQueues, props.key, 'Work');
 
     this.rule = new events.Rule(this, 'Schedule', {

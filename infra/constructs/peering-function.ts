@@ -33,19 +33,46 @@ export interface PeeringFunctionProps {
   reservedConcurrentExecutions?: number;
 }
 
+/** The folders of the secret naming scheme (functions/commons/naming.ts) that the pipeline keeps. */
+export type SecretFolder = 'clusters' | 'gateway-tokens' | 'peering-tokens' | 'peerings';
+
+/** What a function does to the secrets of one folder. */
+export type SecretAccess = 'read' | 'write' | 'delete';
+
 /**
- * Secrets Manager actions the pipeline's functions use, all of which accept a secret ARN as resource
- * (so the grant is scoped to the prefix). CreateSecret with tags needs TagResource. DeleteSecret and
- * ListSecrets are granted separately, only to the functions that need them (allowSecretActions,
- * allowListingSecrets).
+ * The Secrets Manager actions behind each access, all of which accept a secret ARN as resource. A
+ * write is the adapter's put(): it reads first (GetSecretValue), creates with tags (CreateSecret,
+ * TagResource) or adds a version (PutSecretValue). A delete of a secret already scheduled for deletion
+ * asks DescribeSecret whether there is anything left to do. ListSecrets has no resource-level
+ * permissions and is granted apart (allowListingSecrets).
  */
-const SECRET_ACTIONS = [
-  'secretsmanager:CreateSecret',
-  'secretsmanager:PutSecretValue',
-  'secretsmanager:GetSecretValue',
-  'secretsmanager:DescribeSecret',
-  'secretsmanager:TagResource',
-];
+const SECRET_ACCESS_ACTIONS: Record<SecretAccess, readonly string[]> = {
+  read: ['secretsmanager:GetSecretValue'],
+  write: [
+    'secretsmanager:GetSecretValue',
+    'secretsmanager:CreateSecret',
+    'secretsmanager:PutSecretValue',
+    'secretsmanager:TagResource',
+  ],
+  delete: ['secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret'],
+};
+
+/**
+ * What Secrets Manager asks KMS for on the caller's behalf when a secret is under a customer managed
+ * key: Decrypt to read a value, GenerateDataKey (and Decrypt) to write one (AWS: "Secret encryption
+ * and decryption in AWS Secrets Manager", Permissions for the KMS key).
+ */
+const SECRET_KEY_ACTIONS = {
+  read: ['kms:Decrypt'],
+  write: ['kms:GenerateDataKey', 'kms:Decrypt'],
+} as const;
+
+const FOLDER_SIDS: Record<SecretFolder, string> = {
+  clusters: 'Clusters',
+  'gateway-tokens': 'GatewayTokens',
+  'peering-tokens': 'PeeringTokens',
+  peerings: 'Peerings',
+};
 
 /** What the Lambda service needs on the execution role to attach the function to VPC subnets. */
 const NETWORK_INTERFACE_ACTIONS = [
@@ -137,17 +164,40 @@ export class PeeringFunction extends NodejsFunction {
     });
   }
 
-  /** Read and write the pipeline's secrets: only those under `<prefix>/`. */
-  allowSecretsUnder(secretPrefix: string): void {
-    this.allowSecretActions({
-      sid: 'PipelineSecrets',
-      actions: SECRET_ACTIONS,
-      namePrefix: secretPrefix,
-      reason:
-        'The functions create secrets whose names are only known at run time (one per cluster and per ' +
-        'peering) and Secrets Manager appends a random suffix to every ARN: the grant is scoped to the ' +
-        "pipeline's own name prefix, which is the narrowest pattern that covers them.",
-    });
+  /**
+   * One statement per folder of `<prefix>/`, with exactly the actions of `grants[folder]`, and what
+   * Secrets Manager needs on `key` to read (and, for a writer, to encrypt) those secrets.
+   */
+  allowSecretFolders(
+    secretPrefix: string,
+    grants: Partial<Record<SecretFolder, readonly SecretAccess[]>>,
+    key: kms.IKey,
+  ): void {
+    let writes = false;
+    for (const [folder, access] of Object.entries(grants) as [SecretFolder, readonly SecretAccess[]][]) {
+      writes ||= access.includes('write');
+      this.allowSecretActions({
+        sid: `${access.map((a) => a.charAt(0).toUpperCase() + a.slice(1)).join('')}${FOLDER_SIDS[folder]}`,
+        actions: [...new Set(access.flatMap((a) => SECRET_ACCESS_ACTIONS[a]))],
+        namePrefix: `${secretPrefix}/${folder}`,
+        reason:
+          `The ${folder} secrets are named per cluster or per peering at run time and Secrets Manager ` +
+          'appends a random suffix to every ARN: the grant is scoped to that one folder of the ' +
+          "pipeline's prefix, the narrowest pattern that covers them.",
+      });
+    }
+    this.allowSecretsKey(key, writes ? 'write' : 'read');
+  }
+
+  /** What Secrets Manager needs on the secrets' KMS key for this function to read, or also write, them. */
+  allowSecretsKey(key: kms.IKey, access: 'read' | 'write'): void {
+    this.executionRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SecretsKey',
+        actions: [...SECRET_KEY_ACTIONS[access]],
+        resources: [key.keyArn],
+      }),
+    );
   }
 
   /**

@@ -17,7 +17,7 @@ export interface SlackCommandProps {
   allowedChannelIds: readonly string[];
   /** Where `peering.requested` goes: the accept-peering work queue. */
   acceptQueue: sqs.IQueue;
-  /** The queues' KMS key (a producer needs kms:GenerateDataKey on it). */
+  /** The queues' and secrets' KMS key (a producer or secret writer needs kms:GenerateDataKey on it). */
   key: kms.IKey;
   logLevel?: string;
 }
@@ -68,6 +68,7 @@ export class SlackCommand extends Construct {
         SLACK_ALLOWED_CHANNELS: props.allowedChannelIds.join(','),
         SECRET_PREFIX: props.secretPrefix,
         ACCEPT_QUEUE_URL: props.acceptQueue.queueUrl,
+        SECRETS_KMS_KEY_ID: props.key.keyArn,
       },
       logLevel: props.logLevel,
     });
@@ -96,6 +97,9 @@ export class SlackCommand extends Construct {
         'secretsmanager:ListSecrets supports no resource-level permissions, so AWS accepts only "*". ' +
         'It returns names, tags and descriptions, never values.',
     );
+    // Its slack-responses secrets are created under the stack's key (the signing secret is the
+    // operator's, under whatever key they chose: docs/deploy.md).
+    this.fn.allowSecretsKey(props.key, 'write');
     this.fn.allowSendingTo([props.acceptQueue], props.key, 'Accept');
 
     this.url = this.fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });

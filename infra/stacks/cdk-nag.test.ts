@@ -53,8 +53,10 @@ describe('cdk-nag AwsSolutions checks', () => {
       `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${folder}/*]`;
     expect([...acknowledged.keys()].filter((rule) => rule.startsWith('AwsSolutions-')).sort()).toEqual([
       'AwsSolutions-IAM5[Resource::*]',
-      secretPattern('consul-peering'),
+      secretPattern('consul-peering/clusters'),
+      secretPattern('consul-peering/gateway-tokens'),
       secretPattern('consul-peering/peering-tokens'),
+      secretPattern('consul-peering/peerings'),
       secretPattern('consul-peering/slack-responses'),
       'AwsSolutions-L1',
     ]);

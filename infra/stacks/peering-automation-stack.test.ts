@@ -9,7 +9,7 @@ import { slackResponseSecretName } from '#commons/slack/naming';
 import { METRICS_NAMESPACE } from '../../functions/drift-remediation/handler';
 import { FUNCTION_NAMES } from '../constructs/bundle-options';
 import { DRIFT_DEFAULTS } from '../constructs/defaults';
-import { allows, grantsFor, secretArn } from '../testing/iam';
+import { allows, grantsFor, roleOf, secretArn, statementsOf } from '../testing/iam';
 import { NETWORK_CONTEXT, synthStack } from '../testing/synth';
 
 type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
@@ -286,6 +286,7 @@ describe('PeeringAutomationStack (defaults)', () => {
         SLACK_ALLOWED_CHANNELS: '',
         SECRET_PREFIX: 'consul-peering',
         ACCEPT_QUEUE_URL: { Ref: queueId('AcceptPeeringQueue') },
+        SECRETS_KMS_KEY_ID: getAtt(keyId),
         LOG_LEVEL: 'INFO',
         NODE_OPTIONS: '--enable-source-maps',
       },
@@ -330,54 +331,152 @@ describe('PeeringAutomationStack (defaults)', () => {
     }
   });
 
-  const pipelineSecrets = {
-    actions: [
-      'secretsmanager:CreateSecret',
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-      'secretsmanager:PutSecretValue',
-      'secretsmanager:TagResource',
-    ],
-    resources: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/*'],
+  /** What a function may do to an example secret of each folder, read from the template's policies. */
+  const FOLDER_EXAMPLES = {
+    clusters: CONSUL_TOKEN_SECRETS['cluster connection (automation token)'],
+    'gateway-tokens': CONSUL_TOKEN_SECRETS['gateway token'],
+    'peering-tokens': CONSUL_TOKEN_SECRETS['peering token'],
+    peerings: PEERING_RECORD,
+    'slack-responses': SLACK_RESPONSE,
+    slack: SIGNING_SECRET,
   };
+  const ACCESS = {
+    read: ['secretsmanager:GetSecretValue'],
+    write: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
+    delete: ['secretsmanager:DeleteSecret'],
+  };
+  function accessTable(name: string): Record<string, string> {
+    const fn = functionId(name);
+    return Object.fromEntries(
+      Object.entries(FOLDER_EXAMPLES).map(([folder, arn]) => {
+        const granted = Object.entries(ACCESS)
+          .filter(([, actions]) => {
+            const allowed = actions.map((action) => allows(template, fn, action, arn));
+            // An access is all its actions or none of them: never half a write.
+            expect(new Set(allowed).size).toBe(1);
+            return allowed[0];
+          })
+          .map(([access]) => access);
+        return [folder, granted.join('+') || '-'];
+      }),
+    );
+  }
 
-  it.each(PIPELINE)(
-    'scopes the Secrets Manager grants of %s to secrets under the prefix, without delete or list',
+  it('grants each function exactly its access per secret folder (the IAM table of docs/deploy.md)', () => {
+    expect(Object.fromEntries(FUNCTIONS.map((name) => [name, accessTable(name)]))).toEqual({
+      OnboardClusterFunction: {
+        clusters: 'read',
+        'gateway-tokens': 'read+write',
+        'peering-tokens': '-',
+        peerings: '-',
+        'slack-responses': '-',
+        slack: '-',
+      },
+      AcceptPeeringFunction: {
+        clusters: 'read',
+        'gateway-tokens': '-',
+        'peering-tokens': 'read+write',
+        peerings: 'read+write',
+        'slack-responses': '-',
+        slack: '-',
+      },
+      DialPeeringFunction: {
+        clusters: 'read',
+        'gateway-tokens': '-',
+        'peering-tokens': 'read',
+        peerings: '-',
+        'slack-responses': '-',
+        slack: '-',
+      },
+      DriftRemediationFunction: {
+        clusters: 'read',
+        'gateway-tokens': 'read',
+        'peering-tokens': 'read+delete',
+        peerings: 'read',
+        'slack-responses': '-',
+        slack: '-',
+      },
+      NotifyOutcomeFunction: {
+        clusters: '-',
+        'gateway-tokens': '-',
+        'peering-tokens': '-',
+        peerings: '-',
+        'slack-responses': 'read+delete',
+        slack: '-',
+      },
+      SlackCommandFunction: {
+        clusters: '-',
+        'gateway-tokens': '-',
+        'peering-tokens': '-',
+        peerings: '-',
+        'slack-responses': 'read+write+delete',
+        slack: 'read',
+      },
+    });
+  });
+
+  it.each([...PIPELINE, 'DriftRemediationFunction'])(
+    'gives %s one Secrets Manager statement per folder, none on the whole prefix',
     (name) => {
-      expect(grantsFor(template, functionId(name), 'secretsmanager')).toEqual([pipelineSecrets]);
+      const grants = grantsFor(template, functionId(name), 'secretsmanager').filter(
+        (grant) => !grant.actions.includes('secretsmanager:ListSecrets'),
+      );
+      const folders = grants.flatMap((grant) => grant.resources);
+      expect(new Set(folders).size).toBe(grants.length);
+      for (const resource of folders) {
+        expect(resource).toMatch(
+          /^arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering\/(clusters|gateway-tokens|peering-tokens|peerings)\/\*$/,
+        );
+      }
     },
   );
 
-  it('grants drift-remediation the pipeline secrets, ListSecrets, and DeleteSecret on peering tokens only', () => {
-    expect(grantsFor(template, functionId('DriftRemediationFunction'), 'secretsmanager')).toEqual(
-      expect.arrayContaining([
-        pipelineSecrets,
-        { actions: ['secretsmanager:ListSecrets'], resources: ['*'] },
-        {
-          actions: ['secretsmanager:DeleteSecret'],
-          resources: ['arn:aws:secretsmanager:eu-west-1:123456789012:secret:consul-peering/peering-tokens/*'],
-        },
-      ]),
+  it.each([...PIPELINE, 'DriftRemediationFunction'])(
+    'lets %s neither write clusters/* (only the operator does) nor read slack/*',
+    (name) => {
+      const fn = functionId(name);
+      for (const action of [...SECRET_WRITES, 'secretsmanager:UpdateSecret']) {
+        expect(
+          allows(template, fn, action, CONSUL_TOKEN_SECRETS['cluster connection (automation token)']),
+        ).toBe(false);
+      }
+      for (const arn of [SIGNING_SECRET, SLACK_RESPONSE, secretArn(`${PREFIX}/slack/anything`)]) {
+        for (const action of SECRET_READS) expect(allows(template, fn, action, arn)).toBe(false);
+      }
+    },
+  );
+
+  it('gives each function only the KMS actions Secrets Manager needs for its secrets, on our key', () => {
+    const secretsKey = (name: string) =>
+      statementsOf(template, roleOf(template, functionId(name)))
+        .filter((statement) => statement.Sid === 'SecretsKey')
+        .map((statement) => ({ actions: list(statement.Action).sort(), resource: statement.Resource }));
+    const read = [{ actions: ['kms:Decrypt'], resource: getAtt(keyId) }];
+    const write = [{ actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resource: getAtt(keyId) }];
+    expect(Object.fromEntries(FUNCTIONS.map((name) => [name, secretsKey(name)]))).toEqual({
+      OnboardClusterFunction: write,
+      AcceptPeeringFunction: write,
+      DialPeeringFunction: read,
+      NotifyOutcomeFunction: read,
+      SlackCommandFunction: write,
+      DriftRemediationFunction: read,
+    });
+    // Nothing else of KMS beyond what SQS producers need (the same two actions).
+    const kmsActions = new Set(
+      statements(template).flatMap(({ statement }) =>
+        list(statement.Action).filter((action) => action.startsWith('kms:')),
+      ),
     );
-    expect(grantsFor(template, functionId('DriftRemediationFunction'), 'secretsmanager')).toHaveLength(3);
-    const fn = functionId('DriftRemediationFunction');
-    expect(allows(template, fn, 'secretsmanager:DeleteSecret', CONSUL_TOKEN_SECRETS['peering token'])).toBe(
-      true,
-    );
-    // It reads what it compares (connection secrets, gateway tokens, peering records)…
-    for (const arn of [...Object.values(CONSUL_TOKEN_SECRETS), PEERING_RECORD]) {
-      expect(allows(template, fn, 'secretsmanager:GetSecretValue', arn)).toBe(true);
-    }
-    // …but deletes nothing else.
-    for (const arn of [
-      CONSUL_TOKEN_SECRETS['cluster connection (automation token)'],
-      CONSUL_TOKEN_SECRETS['gateway token'],
-      PEERING_RECORD,
-      SLACK_RESPONSE,
-    ]) {
-      expect(allows(template, fn, 'secretsmanager:DeleteSecret', arn)).toBe(false);
-    }
+    expect([...kmsActions].sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
   });
+
+  it.each([...PIPELINE, 'DriftRemediationFunction', 'SlackCommandFunction'])(
+    'tells %s to create its secrets under our key (SECRETS_KMS_KEY_ID)',
+    (name) => {
+      const variables = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.SECRETS_KMS_KEY_ID).toEqual(getAtt(keyId));
+    },
+  );
 
   it('grants notify-outcome GetSecretValue and DeleteSecret on <prefix>/slack-responses/* and nothing else of Secrets Manager', () => {
     const fn = functionId('NotifyOutcomeFunction');
@@ -677,6 +776,18 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
       ),
     ).toBe(false);
   });
+
+  it.each([...IN_VPC, 'SlackCommandFunction'])(
+    'tells %s to create its secrets under the given key',
+    (name) => {
+      const fn = resourcesOf(template, 'AWS::Lambda::Function')[
+        logicalId(template, 'AWS::Lambda::Function', name)
+      ];
+      expect(
+        (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables.SECRETS_KMS_KEY_ID,
+      ).toBe(keyArn);
+    },
+  );
 
   it('creates no security group and adds no rule to the imported ones', () => {
     template.resourceCountIs('AWS::EC2::SecurityGroup', 0);

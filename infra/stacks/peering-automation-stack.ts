@@ -6,7 +6,7 @@ import type { Construct } from 'constructs';
 import { resolveConfig } from '../config/resolve-config';
 import type { AutomationConfig, PeeringAutomationSettings } from '../config/settings';
 import { PIPELINE_STEPS, type PipelineStep } from '../constructs/bundle-options';
-import { WORKER_DEFAULTS } from '../constructs/defaults';
+import { SECRET_GRANTS, WORKER_DEFAULTS } from '../constructs/defaults';
 import { DriftRemediation } from '../constructs/drift-remediation';
 import type { VpcPlacement } from '../constructs/peering-function';
 import { PipelineAlarms } from '../constructs/pipeline-alarms';
@@ -52,7 +52,7 @@ export class PeeringAutomationStack extends Stack {
     this.key =
       config.kmsKeyArn === undefined
         ? new kms.Key(this, 'QueueKey', {
-            description: 'Encrypts the consul-peering-automation queues',
+            description: 'Encrypts the consul-peering-automation queues and secrets',
             enableKeyRotation: true,
           })
         : kms.Key.fromKeyArn(this, 'QueueKey', config.kmsKeyArn);
@@ -81,6 +81,8 @@ export class PeeringAutomationStack extends Stack {
       OUTCOME_QUEUE_URL: this.outcomeQueue.queueUrl,
       DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
       SECRET_PREFIX: config.secretPrefix,
+      // Every secret the functions create is encrypted with this key; drift reports those that are not.
+      SECRETS_KMS_KEY_ID: this.key.keyArn,
     };
     for (const name of PIPELINE_STEPS) environment[STEPS[name].queueUrlVariable] = workQueues[name].queueUrl;
 
@@ -95,7 +97,7 @@ export class PeeringAutomationStack extends Stack {
         placement,
         logLevel: config.logLevel,
       });
-      worker.fn.allowSecretsUnder(config.secretPrefix);
+      worker.fn.allowSecretFolders(config.secretPrefix, SECRET_GRANTS[name], this.key);
       worker.fn.allowSendingTo(allQueues, this.key);
       return worker;
     });
@@ -123,6 +125,7 @@ export class PeeringAutomationStack extends Stack {
         'random id (unknown in advance; every secret ARN also has a random suffix): the grant is scoped ' +
         "to the slack-responses folder under the pipeline's prefix, the narrowest pattern.",
     });
+    this.notifier.fn.allowSecretsKey(this.key, 'read');
     this.notifier.fn.allowSendingTo([this.deadLetterQueue], this.key, 'DeadLetter');
 
     // Outside the VPC: see SlackCommand (public-facing, never talks to Consul).

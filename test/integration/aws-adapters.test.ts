@@ -13,6 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
+import { secretKeyFindings } from '#commons/workflows/drift/secret-keys';
 import { startMoto, type MotoServer } from '#test/support/moto';
 
 // The adapters against a real moto server that this file starts itself. If moto cannot start, every
@@ -81,6 +82,37 @@ describe('SecretsManagerSecretStore on moto', () => {
       ]),
     );
     expect(described.Tags).toHaveLength(2);
+  });
+
+  test('encrypts what it creates with its KMS key, and drift reports a service secret without it', async () => {
+    const key = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const keyed = new SecretsManagerSecretStore(secretsManager, { kmsKeyId: key });
+    await keyed.put('consul-peering/gateway-tokens/dc1', '{"secretId":"x"}', { tags: { kind: 'gateway' } });
+    // A new version of a keyed secret stays under the key (Secrets Manager keeps the secret's key).
+    await keyed.put('consul-peering/gateway-tokens/dc1', '{"secretId":"y"}');
+    const described = await secretsManager.send(
+      new DescribeSecretCommand({ SecretId: 'consul-peering/gateway-tokens/dc1' }),
+    );
+    expect(described.KmsKeyId).toBe(key);
+
+    // Written before the key was configured (or by hand): under the AWS managed key.
+    await store().put('consul-peering/clusters/dc1', '{"address":"http://x:8500"}');
+    await store().put('consul-peering/peerings/dc1/dc2', '{}');
+    await keyed.put('consul-peering/slack-responses/r1', 'https://hooks.slack.com/x');
+
+    const listed = await keyed.list({ namePrefix: 'consul-peering/' });
+    expect(listed.find((s) => s.name === 'consul-peering/gateway-tokens/dc1')?.kmsKeyId).toBe(key);
+    const findings = secretKeyFindings('consul-peering', listed, key);
+    expect(findings.map((f) => [f.kind, f.cluster, f.peer])).toEqual([
+      ['secret-not-under-our-key', 'dc1', undefined],
+      ['secret-not-under-our-key', 'dc1', 'dc2'],
+    ]);
+    expect(findings[0]?.detail).toContain('consul-peering/clusters/dc1');
+    expect(findings[0]?.remedy).toContain('update-secret');
+    // The bare key id names the same key.
+    expect(secretKeyFindings('consul-peering', listed, '1234abcd-12ab-34cd-56ef-1234567890ab')).toHaveLength(
+      2,
+    );
   });
 
   test('gets the current version, a version by id and the previous one by stage', async () => {

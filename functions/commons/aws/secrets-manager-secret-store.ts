@@ -42,11 +42,25 @@ export class SecretsManagerError extends AutomationError {
   }
 }
 
+export interface SecretsManagerSecretStoreOptions {
+  /**
+   * The KMS key (ARN, id or alias) every secret this store creates is encrypted with. Without it
+   * Secrets Manager uses the AWS managed key `aws/secretsmanager`, which any role of the account with
+   * secretsmanager:GetSecretValue can have decrypt for it, so the wiring always passes one.
+   */
+  kmsKeyId?: string;
+}
+
 export class SecretsManagerSecretStore implements SecretStore {
   private readonly client: SecretsManagerClient;
+  private readonly kmsKeyId: string | undefined;
 
-  constructor(client: SecretsManagerClient | SecretsManagerClientConfig = {}) {
+  constructor(
+    client: SecretsManagerClient | SecretsManagerClientConfig = {},
+    options: SecretsManagerSecretStoreOptions = {},
+  ) {
     this.client = client instanceof SecretsManagerClient ? client : new SecretsManagerClient(client);
+    this.kmsKeyId = options.kmsKeyId;
   }
 
   async put(name: string, value: string, options: PutSecretOptions = {}): Promise<PutSecretResult> {
@@ -62,6 +76,7 @@ export class SecretsManagerSecretStore implements SecretStore {
           Name: name,
           SecretString: value,
           Description: options.description,
+          KmsKeyId: this.kmsKeyId,
           Tags: options.tags && Object.entries(options.tags).map(([Key, Value]) => ({ Key, Value })),
         }),
       );
@@ -119,7 +134,11 @@ export class SecretsManagerSecretStore implements SecretStore {
         // Server-side filters are prefix matches and match tag keys and values independently.
         if (filter.namePrefix !== undefined && !entry.Name.startsWith(filter.namePrefix)) continue;
         if (!wantedTags.every(([key, value]) => tags[key] === value)) continue;
-        found.push({ name: entry.Name, tags });
+        found.push({
+          name: entry.Name,
+          tags,
+          ...(entry.KmsKeyId !== undefined && { kmsKeyId: entry.KmsKeyId }),
+        });
       }
       nextToken = page.NextToken === '' ? undefined : page.NextToken;
     } while (nextToken !== undefined);

@@ -237,7 +237,7 @@ describe('secrets', () => {
       .reply(502, `bad gateway (request had X-Consul-Token: ${TOKEN})`)
       .times(4);
     const error = await failure(client.listPeerings());
-    expect(error.message).toContain('<redacted>');
+    expect(error.message).toContain('[REDACTED]');
     expectNoLeak(error);
   });
 

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 
 import { ConsulConnectionError, ConsulTlsError } from './errors';
 import { errorFromNetworkFailure, timeoutError } from './network-errors';
-import { redactor } from './redact';
+import { redactor } from '../observability/redact';
 
 const REQUEST = { method: 'PUT', path: '/v1/config' };
 const ADDRESS = 'https://consul.internal:8501';
@@ -85,7 +85,7 @@ describe('errorFromNetworkFailure', () => {
       systemError(`socket hang up (x-consul-token: ${SECRET})`, 'ECONNRESET'),
       redact,
     );
-    expect(error.message).toContain('<redacted>');
+    expect(error.message).toContain('[REDACTED]');
     for (const text of [
       error.message,
       error.stack ?? '',

@@ -11,7 +11,7 @@ import {
 } from './decoders';
 import { ConsulError } from './errors';
 import { ShapeError } from './narrow';
-import { redactor } from './redact';
+import { redactor } from '../observability/redact';
 import { errorFromResponse } from './response-errors';
 
 // Everything that reads Consul's answers takes outside input: whatever arrives, it must either

@@ -9,7 +9,7 @@ import {
 } from './errors';
 import { ShapeError } from './narrow';
 import { errorFromNetworkFailure, timeoutError } from './network-errors';
-import { redactor } from './redact';
+import { redactor } from '../observability/redact';
 import { errorFromResponse } from './response-errors';
 import { backoffDelay, type RetryPolicy, sleep } from './retry';
 

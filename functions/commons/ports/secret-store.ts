@@ -44,4 +44,6 @@ export interface SecretListFilter {
 export interface SecretSummary {
   name: string;
   tags: Record<string, string>;
+  /** The KMS key the secret is encrypted with, as the store reports it; absent for the provider's default key. */
+  kmsKeyId?: string;
 }

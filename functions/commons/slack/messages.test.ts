@@ -1,6 +1,14 @@
 import { createEvent } from '../events';
 import { CommandUsageError } from './command-parser';
-import { escapeMrkdwn, outcomeText, statusText, unknownCommandText, usageErrorText } from './messages';
+import {
+  escapeMrkdwn,
+  OUTCOME_MESSAGE_MAX_LENGTH,
+  outcomeMessage,
+  outcomeText,
+  statusText,
+  unknownCommandText,
+  usageErrorText,
+} from './messages';
 
 const ref = (name: string) => ({ name, connectionSecret: `consul-peering/clusters/${name}` });
 
@@ -26,4 +34,36 @@ test('status lists are bounded', () => {
   expect(text).toContain('*Registered clusters* (60)');
   expect(text).toContain('and 10 more');
   expect(text).toContain('*Requested peerings* (0, acceptor → dialer): _none_');
+});
+
+test('a failure reaches Slack ephemeral, scrubbed and short; an established peering is posted in the channel', () => {
+  const secretId = 'b8f3c1a2-1111-4222-8333-944445555666';
+  const failed = createEvent(
+    'peering.failed',
+    {
+      acceptor: ref('dc1'),
+      dialer: ref('dc2'),
+      reason: 'consul-error',
+      message: `ACL not found for token ${secretId}; Authorization: Bearer abc.def; ${'x'.repeat(1000)}`,
+    },
+    { correlationId: 'slack-2' },
+  );
+  const message = outcomeMessage(failed, 'U0001');
+  expect(message.response_type).toBe('ephemeral');
+  expect(message.text).not.toContain(secretId);
+  expect(message.text).not.toContain('abc.def');
+  expect(message.text).toContain('(`consul-error`, request slack-2)');
+  expect(message.text.split('\n')[1]?.length).toBeLessThanOrEqual(OUTCOME_MESSAGE_MAX_LENGTH);
+  const established = createEvent(
+    'peering.established',
+    {
+      acceptor: ref('dc1'),
+      dialer: ref('dc2'),
+      peeringId: '9d5f0c1e-0000-4000-8000-000000000001',
+      acceptorState: 'ACTIVE',
+      dialerState: 'ACTIVE',
+    },
+    { correlationId: 'slack-3' },
+  );
+  expect(outcomeMessage(established, undefined).response_type).toBe('in_channel');
 });

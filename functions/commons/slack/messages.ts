@@ -1,4 +1,5 @@
 import type { PeeringEstablishedEvent, PeeringFailedEvent } from '../events';
+import { redactedErrorMessage } from '../observability/redact';
 import type { CommandUsageError } from './command-parser';
 
 /**
@@ -77,7 +78,27 @@ export function statusText(
   ].join('\n');
 }
 
-/** The result of a request, posted where it was asked for; the requester is mentioned when known. */
+/** A failure's message in Slack: scrubbed of anything secret-shaped and short; the detail is in the logs. */
+export const OUTCOME_MESSAGE_MAX_LENGTH = 300;
+
+/**
+ * The result of a request, posted where it was asked for. An established peering is news for the
+ * channel (`in_channel`, built from our own fields only). A failure goes only to the requester
+ * (`ephemeral`): its message may carry Consul's or the network's words (addresses, host names) that
+ * the channel does not need, so it is also scrubbed and cut short; the full text is in the logs under
+ * the request id.
+ */
+export function outcomeMessage(
+  event: PeeringEstablishedEvent | PeeringFailedEvent,
+  requesterId: string | undefined,
+): SlackMessage {
+  return {
+    response_type: event.type === 'peering.established' ? 'in_channel' : 'ephemeral',
+    text: outcomeText(event, requesterId),
+  };
+}
+
+/** The text of outcomeMessage; the requester is mentioned when known. */
 export function outcomeText(
   event: PeeringEstablishedEvent | PeeringFailedEvent,
   requesterId: string | undefined,
@@ -93,6 +114,6 @@ export function outcomeText(
   }
   return (
     `${mention}:x: Peering ${pair} failed (\`${event.data.reason}\`, request ${event.correlationId}).\n` +
-    escapeMrkdwn(event.data.message)
+    escapeMrkdwn(redactedErrorMessage(event.data.message, OUTCOME_MESSAGE_MAX_LENGTH))
   );
 }

@@ -2,7 +2,7 @@ import { isRetryable } from '../errors';
 import type { PeeringEstablishedEvent, PeeringFailedEvent } from '../events';
 import type { SecretStore } from '../ports/secret-store';
 import type { WorkflowLog } from '../workflows/context';
-import { outcomeText } from './messages';
+import { outcomeMessage } from './messages';
 import { slackResponseSecretName } from './naming';
 import type { ResponsePoster } from './response-poster';
 import { originOf, parseResponseRecord } from './response-url';
@@ -62,10 +62,7 @@ export async function notifyOutcome(
 
   let result;
   try {
-    result = await slack.post(record.responseUrl, {
-      response_type: 'in_channel',
-      text: outcomeText(event, record.userId),
-    });
+    result = await slack.post(record.responseUrl, outcomeMessage(event, record.userId));
   } catch (error) {
     if (isRetryable(error)) throw error;
     log.warn('the stored Slack response_url cannot be posted to; dropped', {

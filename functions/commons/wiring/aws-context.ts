@@ -20,8 +20,10 @@ export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = proc
   const sqs = new SQSClient({});
   const sqsQueue = (name: string) => new SqsQueue({ queueUrl: requiredEnv(name, env), client: sqs });
   const queue = (name: string): Queue => sqsQueue(name);
-  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient({}));
   const settings = settingsFromEnv(env);
+  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient({}), {
+    kmsKeyId: settings.secretsKmsKeyId,
+  });
   const outcomes = queue('OUTCOME_QUEUE_URL');
   const context: WorkflowContext = {
     secrets,

@@ -17,7 +17,22 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): PipelineS
     lockTtlMs: int(env, 'LOCK_TTL_MS', DEFAULT_SETTINGS.lockTtlMs),
     lockWaitMs: int(env, 'LOCK_WAIT_MS', DEFAULT_SETTINGS.lockWaitMs),
     maxRegenerations: int(env, 'MAX_REGENERATIONS', DEFAULT_SETTINGS.maxRegenerations),
+    ...secretsKey(env),
   };
+}
+
+/**
+ * The KMS key every secret the service creates is encrypted with: `SECRETS_KMS_KEY_ID` (the stack
+ * sets it to its key's ARN; peerctl takes it from the operator's environment). Empty means none.
+ */
+export function secretsKmsKeyIdFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env.SECRETS_KMS_KEY_ID?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function secretsKey(env: NodeJS.ProcessEnv): Pick<PipelineSettings, 'secretsKmsKeyId'> {
+  const kmsKeyId = secretsKmsKeyIdFromEnv(env);
+  return kmsKeyId === undefined ? {} : { secretsKmsKeyId: kmsKeyId };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -46,6 +46,11 @@ export interface PipelineSettings {
   lockWaitMs: number;
   /** Token regenerations (a token rejected by the acceptor) before the dial gives up. */
   maxRegenerations: number;
+  /**
+   * The KMS key the service's secrets must be encrypted with (SECRETS_KMS_KEY_ID). When set, drift
+   * reports every secret under the prefix that is not: unset (the local file store) checks nothing.
+   */
+  secretsKmsKeyId?: string;
 }
 
 export const DEFAULT_SETTINGS: Omit<PipelineSettings, 'secretPrefix'> = {

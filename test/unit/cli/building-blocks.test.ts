@@ -18,10 +18,10 @@ test('Output scrubs every registered secret from every line, results and progres
   out.result('token b1946ac9-2a0e-4b0b-9c7a-0d2f6c0a5e11 is short');
   out.error('x=b1946ac9-2a0e-4b0b-9c7a-0d2f6c0a5e11\ny');
   out.progress('b1946ac9-2a0e-4b0b-9c7a-0d2f6c0a5e11');
-  expect(stdout).toEqual(['token [redacted] is short']);
-  expect(stderr[0]).toBe('x=[redacted]');
+  expect(stdout).toEqual(['token [REDACTED] is short']);
+  expect(stderr[0]).toBe('x=[REDACTED]');
   expect(stderr[1]).toBe('y');
-  expect(stderr[2]).toMatch(/^\[ {2}0\.\ds\] \[redacted\]$/);
+  expect(stderr[2]).toMatch(/^\[ {2}0\.\ds\] \[REDACTED\]$/);
 });
 
 test('renderTable pads columns to the widest cell and trims the last', () => {

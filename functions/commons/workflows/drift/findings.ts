@@ -13,7 +13,8 @@ export type DriftKind =
   | 'peering-failing'
   | 'peering-terminated'
   | 'peering-pending-too-long'
-  | 'orphan-peering-token';
+  | 'orphan-peering-token'
+  | 'secret-not-under-our-key';
 
 /** Every kind, in a stable order (metrics emit one value per kind, zeros included, so alarms see data). */
 export const DRIFT_KINDS: readonly DriftKind[] = [
@@ -29,6 +30,7 @@ export const DRIFT_KINDS: readonly DriftKind[] = [
   'peering-terminated',
   'peering-pending-too-long',
   'orphan-peering-token',
+  'secret-not-under-our-key',
 ];
 
 /**
@@ -130,5 +132,9 @@ export function remedyFor(kind: DriftKind, gatewayAddressesKnown = false): strin
       return 'requests the peering again (peering.requested); the dialer re-establishes, asking for a new token if the stored one is spent';
     case 'orphan-peering-token':
       return 'deletes the token secret (no recovery window): no wanted peering uses it';
+    case 'secret-not-under-our-key':
+      // Never re-encrypted behind anyone's back: UpdateSecret re-encrypts the labelled versions, but a
+      // version stays readable with the old key until a new one is written (docs/deploy.md).
+      return `${MANUAL_REMEDY}aws secretsmanager update-secret --secret-id <name> --kms-key-id <SECRETS_KMS_KEY_ID>, then write the value again as a new version so AWSCURRENT is readable with the service's key only`;
   }
 }

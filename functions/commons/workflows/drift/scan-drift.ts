@@ -13,6 +13,7 @@ import { pairKey, readDesiredState, type ClusterPair } from '../../registry';
 import { MANUAL_REMEDY, remedyFor, type DriftFinding, type DriftReport } from './findings';
 import { observeCluster, type ClusterObservation } from './observe-cluster';
 import { peeringFindings, type StoredTokenAge } from './peering-drift';
+import { secretKeyFindings } from './secret-keys';
 import { gatewayTokenSecretState } from '../ensure-gateway-token';
 
 export type { DriftFinding, DriftKind, DriftReport } from './findings';
@@ -94,6 +95,8 @@ export async function scanDrift(
       remedy: remedyFor('orphan-peering-token'),
     });
   }
+
+  findings.push(...secretKeyFindings(prefix, desired.listed, context.settings.secretsKmsKeyId));
 
   return {
     scannedAt: now.toISOString(),
