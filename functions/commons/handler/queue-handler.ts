@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { AutomationError, isRetryable, ValidationError } from '../errors';
 import { parseEvent, parseEventOfType, type EventOf, type EventType as PipelineEventType } from '../events';
+import { redactText } from '../observability/redact';
 import type { Clock } from '../ports/clock';
 import { systemClock } from '../ports/clock';
 import type { Queue, SourceQueue } from '../ports/queue';
@@ -46,7 +47,8 @@ export function createQueueHandler<T extends PipelineEventType>(options: QueueHa
       body: record.body,
       attributes: {
         reason,
-        error: message.slice(0, 1000),
+        // The DLQ attribute is read by people and tools outside the logger: scrubbed by shape here too.
+        error: redactText(message).slice(0, 1000),
         sourceMessageId: record.messageId,
         correlationId,
       },
