@@ -10,6 +10,8 @@ import { LambdaEmulator, type InvokeResult, type LambdaRuntime } from './lambda-
 import { startSqsEventSourceMapping, type Delivery } from './sqs-event-source-mapping';
 import type { SynthesizedFunction, SynthesizedStack, TemplateValue } from './synthesized-stack';
 
+const UNCAPPED_CONCURRENCY = 5;
+
 export interface DeployedStackOptions {
   stack: SynthesizedStack;
   runtime: LambdaRuntime;
@@ -87,7 +89,10 @@ export class DeployedStack {
         memorySize: fn.memorySize,
         environment,
       };
-      const count = fn.eventSource === undefined ? 1 : fn.eventSource.maximumConcurrency;
+      // Without a MaximumConcurrency, Lambda starts an SQS mapping at five concurrent batches and scales
+      // up from there with the backlog; five is plenty locally.
+      const count =
+        fn.eventSource === undefined ? 1 : Math.min(fn.eventSource.maximumConcurrency, UNCAPPED_CONCURRENCY);
       const started = await Promise.all(
         Array.from({ length: count }, () => LambdaEmulator.start(runtime, emulated)),
       );
