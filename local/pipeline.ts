@@ -36,7 +36,7 @@ type Stage = 'onboard' | 'accept' | 'dial' | 'outcomes';
 
 /** A queue the local runtime both publishes to and consumes, like a Lambda event source. */
 interface ConsumableQueue extends Queue, SourceQueue {
-  consume(handler: SqsBatchHandler, signal: AbortSignal): Promise<void>;
+  consume(handler: SqsBatchHandler, signal: AbortSignal, batchSize?: number): Promise<void>;
 }
 
 export interface LocalPipelineOptions {
@@ -49,6 +49,8 @@ export interface LocalPipelineOptions {
    * side, each with its own batches; K > 1 reproduces that, as the concurrency tests do.
    */
   consumers?: number;
+  /** Per step, what Lambda's event source mapping sets: concurrent consumers and records per batch. */
+  eventSources?: Partial<Record<'onboard' | 'accept' | 'dial', { consumers: number; batchSize: number }>>;
   /** Wraps each cluster's Consul API, e.g. to count calls in benchmarks. */
   wrapConsul?: (cluster: string, api: ConsulApi) => ConsulApi;
 }
@@ -98,8 +100,8 @@ export class LocalPipeline {
         deadLetter: { target: deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
       });
       return Object.assign(q, {
-        consume: (handler: SqsBatchHandler, signal: AbortSignal) =>
-          q.poll(handler, { signal, waitMs: 1_000 }),
+        consume: (handler: SqsBatchHandler, signal: AbortSignal, batchSize?: number) =>
+          q.poll(handler, { signal, waitMs: 1_000, ...(batchSize === undefined ? {} : { max: batchSize }) }),
       });
     };
     const dlq = Object.assign(deadLetters, {
@@ -184,22 +186,24 @@ export class LocalPipeline {
     // record's correlation keys.
     const run = (
       name: string,
+      stage: 'onboard' | 'accept' | 'dial',
       queue: ConsumableQueue,
       create: (c: WorkflowContext, d: Queue, l: Logger, s: SourceQueue) => Parameters<typeof asLambda>[1],
     ) => {
       // Each consumer is its own "instance": its own handler (the batch processor and the logger's
       // correlation keys are per invocation state), as separate Lambda instances have.
-      const consumers = Math.max(1, this.options.consumers ?? 1);
+      const source = this.options.eventSources?.[stage];
+      const consumers = Math.max(1, source?.consumers ?? this.options.consumers ?? 1);
       return Array.from({ length: consumers }, () => {
         const log = logger.createChild({ serviceName: name });
         const handler = create({ ...context, log: workflowLog(log) }, this.deadLetters, log, queue);
-        return queue.consume(asLambda(name, handler), signal);
+        return queue.consume(asLambda(name, handler), signal, source?.batchSize);
       });
     };
     this.#running = Promise.all([
-      ...run('onboard-cluster', this.queues.onboard, createOnboardClusterHandler),
-      ...run('accept-peering', this.queues.accept, createAcceptPeeringHandler),
-      ...run('dial-peering', this.queues.dial, createDialPeeringHandler),
+      ...run('onboard-cluster', 'onboard', this.queues.onboard, createOnboardClusterHandler),
+      ...run('accept-peering', 'accept', this.queues.accept, createAcceptPeeringHandler),
+      ...run('dial-peering', 'dial', this.queues.dial, createDialPeeringHandler),
       this.queues.outcomes.consume((event) => {
         for (const record of event.Records) this.#outcomes.push(JSON.parse(record.body) as Outcome);
         for (const wake of this.#waiters) wake();
@@ -312,6 +316,7 @@ function sqsConsumable(sqs: SQSClient, queueUrl: string): ConsumableQueue {
     send: (message) => queue.send(message),
     retryAfter: (receiptHandle, seconds) => queue.retryAfter(receiptHandle, seconds),
     sendBatch: (messages) => queue.sendBatch(messages),
-    consume: (handler, signal) => pollSqs(sqs, queueUrl, handler, { signal }),
+    consume: (handler, signal, batchSize) =>
+      pollSqs(sqs, queueUrl, handler, { signal, ...(batchSize === undefined ? {} : { max: batchSize }) }),
   };
 }

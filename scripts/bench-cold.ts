@@ -5,7 +5,8 @@
  *   p1_cold         fresh pair: `cluster.registered` for both and `peering.requested` published at the
  *                   same instant → its `peering.established` (both sides ACTIVE). In-process pipeline,
  *                   DEFAULT_SETTINGS (10 s gateway checks, as `consul connect envoy` registers them),
- *                   the deployed visibility timeout (6 x the accept function's timeout) and maxReceiveCount.
+ *                   the deployed visibility timeout (6 x the accept function's timeout), maxReceiveCount,
+ *                   and each step's batch size and maximum concurrency (Lambda's event source mapping).
  *   p1_cold_floor   the same work by direct Consul calls from the same instant: register both gateways
  *                   and write both mesh entries, wait for both gateways to pass, token, establish, ACTIVE.
  *   p5_mesh         5 fresh clusters, all registrations and the 10 requests of a full mesh at once.
@@ -22,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConsulClient } from '#commons/consul/client';
 import { createEvent } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
-import { createLogger } from '#commons/observability/logger';
+import { Logger } from '@aws-lambda-powertools/logger';
 import { DEFAULT_SETTINGS, type PipelineSettings } from '#commons/workflows/context';
 import { ensureMeshConfig } from '#commons/workflows/ensure-mesh-config';
 import { ensureMeshGatewayRegistered, requirePassingGateway } from '#commons/workflows/ensure-mesh-gateway';
@@ -47,6 +48,20 @@ const SECRET_PREFIX = 'consul-peering';
 const SETTINGS: PipelineSettings = { ...DEFAULT_SETTINGS, secretPrefix: SECRET_PREFIX };
 const VISIBILITY_TIMEOUT_SECONDS =
   WORKER_DEFAULTS['accept-peering'].timeout.toSeconds() * QUEUE_DEFAULTS.visibilityTimeoutPerFunctionTimeout;
+
+/** Lambda's event source mappings as the stack sets them: concurrent instances and batch size per step. */
+const EVENT_SOURCES = Object.fromEntries(
+  (
+    [
+      ['onboard', 'onboard-cluster'],
+      ['accept', 'accept-peering'],
+      ['dial', 'dial-peering'],
+    ] as const
+  ).map(([stage, fn]) => [
+    stage,
+    { consumers: WORKER_DEFAULTS[fn].maxConcurrency, batchSize: WORKER_DEFAULTS[fn].batchSize },
+  ]),
+);
 
 interface World {
   clusters: LocalConsulCluster[];
@@ -92,9 +107,10 @@ function pipelineRun(binary: string, size: number): Promise<number> {
     const tempDir = await mkdtemp(join(tmpdir(), 'peering-bench-cold-'));
     const pipeline = LocalPipeline.inProcess({
       settings: SETTINGS,
-      logger: createLogger('bench-cold'),
+      logger: new Logger({ serviceName: 'bench-cold', logLevel: 'SILENT' }),
       secretsFile: join(tempDir, 'secrets.json'),
       visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+      eventSources: EVENT_SOURCES,
     });
     try {
       for (const cluster of world.clusters) {
@@ -224,6 +240,7 @@ async function main(): Promise<void> {
       gateway_check_interval: SETTINGS.gatewayCheckInterval,
       visibility_timeout_s: VISIBILITY_TIMEOUT_SECONDS,
       max_receive_count: QUEUE_DEFAULTS.maxReceiveCount,
+      event_sources: EVENT_SOURCES,
       retry_base_s: SETTINGS.retryBaseSeconds,
       retry_cap_s: SETTINGS.retryCapSeconds,
       readiness_wait_ms: SETTINGS.readinessWaitMs,
