@@ -17,7 +17,7 @@ import { createEvent, type ClusterRef, type PipelineEvent } from '#commons/event
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
 import { sign } from '#commons/slack/verify-signature';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { TcpGatewayRelay } from '../support/gateway-relay';
+import { startMeshGateways, type SniRoutingGateway } from '../support/sni-routing-gateway';
 import { DeployedStack, resolveEnvironment } from '../support/lambda-runtime/deployed-stack';
 import {
   LambdaEmulator,
@@ -58,7 +58,7 @@ let synthesized: SynthesizedStack;
 let moto: MotoServer;
 let dc1: LocalConsulCluster, dc2: LocalConsulCluster;
 let clusters: LocalConsulCluster[];
-let gateway1: TcpGatewayRelay, gateway2: TcpGatewayRelay;
+let gateway1: SniRoutingGateway, gateway2: SniRoutingGateway;
 let deployed: DeployedStack;
 let sqs: SQSClient;
 let secrets: SecretsManagerSecretStore;
@@ -71,7 +71,7 @@ const ref = (cluster: LocalConsulCluster): ClusterRef => ({
   name: cluster.datacenter,
   connectionSecret: clusterSecretName(PREFIX, cluster.datacenter),
 });
-const gatewayOf = (relay: TcpGatewayRelay) => {
+const gatewayOf = (relay: SniRoutingGateway) => {
   const hostPort = { address: '127.0.0.1', port: relay.port };
   return { lan: hostPort, wan: hostPort };
 };
@@ -189,8 +189,7 @@ beforeAll(async () => {
   );
   [dc1, dc2] = clusters as [LocalConsulCluster, LocalConsulCluster];
   synthesized = await readSynthesizedStack(cdkOut);
-  gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
-  gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
+  [gateway1, gateway2] = (await startMeshGateways([dc1, dc2])) as [SniRoutingGateway, SniRoutingGateway];
   cleanups.push(async () => {
     await Promise.all([gateway1.close(), gateway2.close()]);
   });
@@ -341,10 +340,13 @@ test('peering.requested before onboarding is retried until both clusters are onb
   expect((await c2.readPeering('dc1'))?.state).toBe('ACTIVE');
   await Promise.all([c1.close(), c2.close()]);
   // The handshake and the stream went through both gateways.
+  // dc2's gateway routed dc1's server name to dc1's gateway, which routed it to its own server.
   for (const relay of [gateway1, gateway2]) {
-    expect(relay.counters.connections).toBeGreaterThan(0);
-    expect(relay.counters.bytesIn).toBeGreaterThan(0);
-    expect(relay.counters.bytesOut).toBeGreaterThan(0);
+    const route = relay.routed('dc1');
+    expect(route.connections).toBeGreaterThan(0);
+    expect(route.bytesIn).toBeGreaterThan(0);
+    expect(route.bytesOut).toBeGreaterThan(0);
+    expect(relay.unroutedReasons).toEqual([]);
   }
 });
 
