@@ -13,8 +13,8 @@
  *   p5_mesh_floor   the same by direct calls with the same parallelism (every cluster at once, then every
  *                   pair at once).
  * A gateway's first TCP check runs after a random stagger within its interval (Consul's
- * `lib.RandomStagger`), so single runs swing by up to 10 s: pipeline and floor runs alternate and the
- * medians are compared. Reported, never asserted.
+ * `lib.RandomStagger`), so single runs swing by up to 10 s: the pipeline and the floor run at once on the
+ * same clusters (see coldRun), and the medians of N runs are compared. Reported, never asserted.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -93,115 +93,132 @@ const ref = (cluster: LocalConsulCluster) => ({
   connectionSecret: clusterSecretName(SECRET_PREFIX, cluster.datacenter),
 });
 
-async function bothActive(world: World, [a, d]: [number, number]): Promise<boolean> {
+async function bothActive(
+  world: World,
+  [a, d]: [number, number],
+  peerName: (cluster: LocalConsulCluster | undefined) => string = (c) => c?.datacenter ?? '',
+): Promise<boolean> {
   const [onA, onD] = await Promise.all([
-    world.admins[a]?.readPeering(world.clusters[d]?.datacenter ?? ''),
-    world.admins[d]?.readPeering(world.clusters[a]?.datacenter ?? ''),
+    world.admins[a]?.readPeering(peerName(world.clusters[d])),
+    world.admins[d]?.readPeering(peerName(world.clusters[a])),
   ]);
   return onA?.state === 'ACTIVE' && onD?.state === 'ACTIVE';
 }
 
 /** The pipeline from the instant every registration and request is published to every outcome. */
-function pipelineRun(binary: string, size: number): Promise<number> {
-  return withWorld(binary, size, async (world) => {
-    const tempDir = await mkdtemp(join(tmpdir(), 'peering-bench-cold-'));
-    const pipeline = LocalPipeline.inProcess({
-      settings: SETTINGS,
-      logger: new Logger({ serviceName: 'bench-cold', logLevel: 'SILENT' }),
-      secretsFile: join(tempDir, 'secrets.json'),
-      visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
-      eventSources: EVENT_SOURCES,
-    });
-    try {
-      for (const cluster of world.clusters) {
-        await pipeline.secrets.put(
-          clusterSecretName(SECRET_PREFIX, cluster.datacenter),
-          JSON.stringify({ address: cluster.address, token: cluster.managementToken }),
+async function pipelineRun(world: World, t0: number): Promise<number> {
+  const size = world.clusters.length;
+  const tempDir = await mkdtemp(join(tmpdir(), 'peering-bench-cold-'));
+  const pipeline = LocalPipeline.inProcess({
+    settings: SETTINGS,
+    logger: new Logger({ serviceName: 'bench-cold', logLevel: 'SILENT' }),
+    secretsFile: join(tempDir, 'secrets.json'),
+    visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+    eventSources: EVENT_SOURCES,
+  });
+  try {
+    for (const cluster of world.clusters) {
+      await pipeline.secrets.put(
+        clusterSecretName(SECRET_PREFIX, cluster.datacenter),
+        JSON.stringify({ address: cluster.address, token: cluster.managementToken }),
+      );
+    }
+    pipeline.start();
+    const pairs = pairsOf(size);
+    await Promise.all([
+      ...world.clusters.map((cluster, i) => {
+        const hostPort = { address: '127.0.0.1', port: world.gateways[i]?.port ?? 0 };
+        return pipeline.publish(
+          createEvent(
+            'cluster.registered',
+            { cluster: ref(cluster), gateway: { lan: hostPort, wan: hostPort } },
+            { correlationId: `onboard-${cluster.datacenter}` },
+          ),
         );
-      }
-      pipeline.start();
-      const pairs = pairsOf(size);
-      const t0 = performance.now();
-      await Promise.all([
-        ...world.clusters.map((cluster, i) => {
-          const hostPort = { address: '127.0.0.1', port: world.gateways[i]?.port ?? 0 };
-          return pipeline.publish(
-            createEvent(
-              'cluster.registered',
-              { cluster: ref(cluster), gateway: { lan: hostPort, wan: hostPort } },
-              { correlationId: `onboard-${cluster.datacenter}` },
-            ),
-          );
-        }),
-        ...pairs.map(([a, d]) =>
-          pipeline.publish(
-            createEvent(
-              'peering.requested',
-              {
-                acceptor: ref(world.clusters[a] as LocalConsulCluster),
-                dialer: ref(world.clusters[d] as LocalConsulCluster),
-              },
-              { correlationId: `pair-${a}-${d}` },
-            ),
+      }),
+      ...pairs.map(([a, d]) =>
+        pipeline.publish(
+          createEvent(
+            'peering.requested',
+            {
+              acceptor: ref(world.clusters[a] as LocalConsulCluster),
+              dialer: ref(world.clusters[d] as LocalConsulCluster),
+            },
+            { correlationId: `pair-${a}-${d}` },
           ),
         ),
-      ]);
-      const outcomes = await Promise.all(
-        pairs.map(([a, d]) => pipeline.waitForOutcome(`pair-${a}-${d}`, TIMEOUT_MS)),
-      );
-      const ms = performance.now() - t0;
-      const failed = outcomes.filter((o) => o.type !== 'peering.established');
-      if (failed.length > 0) throw new Error(`pipeline: ${failed.length} peerings failed`);
-      for (const pair of pairs)
-        if (!(await bothActive(world, pair))) throw new Error('outcome says established, Consul does not');
-      return ms;
-    } finally {
-      await pipeline.stop();
-      await rm(tempDir, { recursive: true, force: true });
-    }
-  });
+      ),
+    ]);
+    const outcomes = await Promise.all(
+      pairs.map(([a, d]) => pipeline.waitForOutcome(`pair-${a}-${d}`, TIMEOUT_MS)),
+    );
+    const ms = performance.now() - t0;
+    const failed = outcomes.filter((o) => o.type !== 'peering.established');
+    if (failed.length > 0) throw new Error(`pipeline: ${failed.length} peerings failed`);
+    for (const pair of pairs)
+      if (!(await bothActive(world, pair))) throw new Error('outcome says established, Consul does not');
+    return ms;
+  } finally {
+    await pipeline.stop();
+    await rm(tempDir, { recursive: true, force: true });
+  }
 }
 
 /** The floor: the same Consul work by direct calls, with the pipeline's parallelism. */
-function floorRun(binary: string, size: number): Promise<number> {
-  return withWorld(binary, size, async (world) => {
-    const t0 = performance.now();
-    await Promise.all(
-      world.admins.map(async (admin, i) => {
-        const hostPort = { address: '127.0.0.1', port: world.gateways[i]?.port ?? 0 };
-        await ensureMeshGatewayRegistered(
-          admin,
-          { serviceName: DEFAULT_GATEWAY_SERVICE, lan: hostPort, wan: hostPort },
-          SETTINGS.gatewayCheckInterval,
-        );
-        await ensureMeshConfig(admin);
-        for (;;) {
-          try {
-            await requirePassingGateway(admin, `dc${i + 1}`, DEFAULT_GATEWAY_SERVICE);
-            return;
-          } catch {
-            await sleep(50);
-          }
-        }
-      }),
-    );
-    await Promise.all(
-      pairsOf(size).map(async ([a, d]) => {
-        const acceptor = world.admins[a] as ConsulClient;
-        const dialer = world.admins[d] as ConsulClient;
-        const peeringToken = await acceptor.generatePeeringToken({
-          peerName: world.clusters[d]?.datacenter ?? '',
-        });
-        await dialer.establishPeering({ peerName: world.clusters[a]?.datacenter ?? '', peeringToken });
-        while (!(await bothActive(world, [a, d]))) {
-          if (performance.now() - t0 > TIMEOUT_MS) throw new Error('floor: not ACTIVE in time');
+async function floorRun(world: World, t0: number): Promise<number> {
+  const size = world.clusters.length;
+  await Promise.all(
+    world.admins.map(async (admin, i) => {
+      const hostPort = { address: '127.0.0.1', port: world.gateways[i]?.port ?? 0 };
+      await ensureMeshGatewayRegistered(
+        admin,
+        { serviceName: DEFAULT_GATEWAY_SERVICE, lan: hostPort, wan: hostPort },
+        SETTINGS.gatewayCheckInterval,
+      );
+      await ensureMeshConfig(admin);
+      for (;;) {
+        try {
+          await requirePassingGateway(admin, `dc${i + 1}`, DEFAULT_GATEWAY_SERVICE);
+          return;
+        } catch {
           await sleep(50);
         }
-      }),
-    );
-    return performance.now() - t0;
+      }
+    }),
+  );
+  await Promise.all(
+    pairsOf(size).map(async ([a, d]) => {
+      const acceptor = world.admins[a] as ConsulClient;
+      const dialer = world.admins[d] as ConsulClient;
+      const peeringToken = await acceptor.generatePeeringToken({
+        peerName: floorName(world.clusters[d]),
+      });
+      await dialer.establishPeering({ peerName: floorName(world.clusters[a]), peeringToken });
+      while (!(await bothActive(world, [a, d], floorName))) {
+        if (performance.now() - t0 > TIMEOUT_MS) throw new Error('floor: not ACTIVE in time');
+        await sleep(50);
+      }
+    }),
+  );
+  return performance.now() - t0;
+}
+
+/**
+ * Pipeline and floor on the SAME fresh clusters, started at the same instant, the floor under its own
+ * peer names: a gateway's first check runs after a random stagger within its interval and the
+ * dialer's stream starts on a 5 s rate-limited loop, so separate clusters would compare two draws of
+ * that randomness; here both wait for the same gateways and ticks, and the difference is ours.
+ */
+function coldRun(binary: string, size: number): Promise<{ pipelineMs: number; floorMs: number }> {
+  return withWorld(binary, size, async (world) => {
+    const t0 = performance.now();
+    const [pipelineMs, floorMs] = await Promise.all([pipelineRun(world, t0), floorRun(world, t0)]);
+    return { pipelineMs, floorMs };
   });
 }
+
+/** The floor's peer name for a cluster: a DNS label, distinct from the pipeline's. */
+const floorName = (cluster: LocalConsulCluster | undefined): string => `${cluster?.datacenter ?? ''}-floor`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -223,14 +240,14 @@ async function main(): Promise<void> {
   const p1: number[] = [];
   const p1Floor: number[] = [];
   for (let run = 1; run <= runs; run++) {
-    p1.push(await pipelineRun(binary, 2));
-    p1Floor.push(await floorRun(binary, 2));
+    const { pipelineMs, floorMs } = await coldRun(binary, 2);
+    p1.push(pipelineMs);
+    p1Floor.push(floorMs);
     progress(
       `p1 cold run ${run}/${runs}: pipeline ${round(p1.at(-1) ?? 0)} ms, floor ${round(p1Floor.at(-1) ?? 0)} ms`,
     );
   }
-  const p5 = await pipelineRun(binary, 5);
-  const p5Floor = await floorRun(binary, 5);
+  const { pipelineMs: p5, floorMs: p5Floor } = await coldRun(binary, 5);
   progress(`p5 mesh: pipeline ${round(p5)} ms, floor ${round(p5Floor)} ms`);
   const p1Median = median(p1);
   const p1FloorMedian = median(p1Floor);
