@@ -3,7 +3,6 @@ import type { WorkflowContext } from './context';
 import { ensureGatewayToken } from './ensure-gateway-token';
 import { ensureMeshConfig } from './ensure-mesh-config';
 import { ensureMeshGatewayRegistered, requirePassingGateway } from './ensure-mesh-gateway';
-import { untilReady } from './until-ready';
 
 /** Consul's own default (`consul connect envoy -gateway=mesh`); the events schema defaults to it too. */
 export const DEFAULT_GATEWAY_SERVICE = DEFAULT_GATEWAY_SERVICE_NAME;
@@ -43,8 +42,10 @@ export async function onboardCluster(
   const mesh = await ensureMeshConfig(consul);
   if (mesh.changed) changes.push('mesh-config');
 
-  // Last, so the writes above are done even while the gateway is still starting: a retry then only waits.
-  await untilReady(() => requirePassingGateway(consul, cluster.name, serviceName), context);
+  // Last, so the writes above are done even while the gateway is still starting: a retry then only
+  // waits. Not waited for in-process: records of a batch run one after another, and a wait here would
+  // hold back the next cluster's registration; the steps that need the gateway wait for it themselves.
+  await requirePassingGateway(consul, cluster.name, serviceName);
   context.log.info('cluster onboarded', { cluster: cluster.name, changes });
   return { changes };
 }
