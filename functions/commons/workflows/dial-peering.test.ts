@@ -120,7 +120,9 @@ test('a name already used in the other direction fails at once, without trying t
   const { run, published } = setup(
     fakeConsul({ readPeering: () => Promise.resolve(accepted), establishPeering }),
   );
-  await expect(run()).rejects.toThrow(/"dc2" already accepts a peering from "dc1" \(the direction dc2→dc1 exists/);
+  await expect(run()).rejects.toThrow(
+    /"dc2" already accepts a peering from "dc1" \(the direction dc2→dc1 exists/,
+  );
   expect(establishPeering).not.toHaveBeenCalled();
   expect(published[0]).toMatchObject({ type: 'peering.failed', data: { reason: 'name-conflict' } });
 });
