@@ -89,14 +89,15 @@ export const WORKER_DEFAULTS: Record<WorkerName, WorkerDefaults> = {
   'dial-peering': {
     consumes: ['peering.acceptor-ready'],
     description: 'peering.acceptor-ready: establish the peering from the dialer and wait for ACTIVE',
-    // Establish is synchronous (~7 s, timed out at 30 s), then the function polls up to
-    // ACTIVATION_POLL_MS for ACTIVE before handing over to a delayed re-check message: 30 + 15 s + reads.
+    // Worst case: the precondition wait (READINESS_WAIT_MS, 15 s), the pair lock wait (LOCK_WAIT_MS,
+    // 10 s), a synchronous establish (~7 s, timed out at 30 s), then ACTIVATION_POLL_MS (2 s) of polling
+    // for ACTIVE before a delayed re-check message takes over: 57 s + reads.
     timeout: Duration.seconds(60),
     // One record per invocation: a timed-out invocation returns its whole batch to the queue and counts
     // a receive for each record, so a slow establish must not burn the attempts of unrelated peerings.
     batchSize: 1,
     maxConcurrency: 5,
-    environment: { ACTIVATION_POLL_MS: '15000' },
+    environment: { ACTIVATION_POLL_MS: '2000' },
   },
   'notify-outcome': {
     consumes: ['peering.established', 'peering.failed'],

@@ -55,7 +55,10 @@ export interface PipelineSettings {
 
 export const DEFAULT_SETTINGS: Omit<PipelineSettings, 'secretPrefix'> = {
   gatewayCheckInterval: '10s',
-  activationPollMs: 15_000,
+  // Short: the dial holds its Lambda instance while it polls, and the stack caps the dial step at 5
+  // instances. A long poll queues other pairs' establishes behind a wait on Consul's stream loop (ACTIVE
+  // comes 0.05-5 s after establish); after 2 s the record comes back by backoff (1, 2, 4 ... s) instead.
+  activationPollMs: 2_000,
   pollIntervalMs: 250,
   maxAttempts: 30,
   retryBaseSeconds: 1,
