@@ -1,4 +1,6 @@
 import { ListSecretVersionIdsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { main as peerctl } from '../../cli/peerctl';
 import { ConsulClient } from '#commons/consul/client';
 import { createEvent, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName, peeringTokenSecretName } from '#commons/naming';
@@ -247,6 +249,66 @@ test('a lock left by a holder that died is taken over once its lease expires, an
   );
   expect(await tokenVersions(acceptor.datacenter, dialer.datacenter)).toBe(before + 1);
   await host.close();
+}, 120_000);
+
+test('unpeer racing a peer request: one of two converged end states, decided by which took the pair lock last', async () => {
+  const [acceptor, dialer] = await peeredPair();
+  const sqs = new SQSClient(world.moto.clientConfig);
+  const url = async (name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  const env = {
+    AWS_ENDPOINT_URL: world.moto.endpoint,
+    AWS_REGION: world.moto.clientConfig.region,
+    ONBOARD_QUEUE_URL: await url('race-onboard'),
+    ACCEPT_QUEUE_URL: await url('race-accept'),
+    SECRET_PREFIX: PREFIX,
+  };
+  sqs.destroy();
+  // Credentials come from the SDK's usual chain, as for a person running peerctl.
+  process.env.AWS_ACCESS_KEY_ID = world.moto.clientConfig.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = world.moto.clientConfig.credentials.secretAccessKey;
+  const printed: string[] = [];
+  const unpeer = peerctl(['unpeer', acceptor.datacenter, dialer.datacenter, '--aws'], {
+    stdout: (line) => printed.push(line),
+    stderr: (line) => printed.push(line),
+    env,
+  });
+  const request = requested(acceptor, dialer, 'peer-vs-unpeer');
+  const [code] = await Promise.all([unpeer, world.pipeline.publish(request)]).finally(() => {
+    delete process.env.AWS_ACCESS_KEY_ID;
+    delete process.env.AWS_SECRET_ACCESS_KEY;
+  });
+  expect(`exit ${code}: ${printed.join('\n')}`).toMatch(/^exit 0: /);
+  const end = await ending(request.correlationId);
+  // Let stragglers (redeliveries) finish, then read the converged state.
+  await pollUntil('the pair lock released', async () => {
+    const host = admin(
+      pairLockOf(acceptor.datacenter, dialer.datacenter).host === dc1.datacenter ? dc1 : dc2,
+    );
+    try {
+      return (await host.readKey(pairLockOf(acceptor.datacenter, dialer.datacenter).key)) === undefined
+        ? true
+        : undefined;
+    } finally {
+      await host.close();
+    }
+  });
+  const state = await pollUntil('a converged end state', async () => {
+    const sides = await states(acceptor, dialer);
+    return sides === 'ACTIVE / ACTIVE' || sides === 'absent / absent' ? sides : undefined;
+  });
+  const token = await world.pipeline.secrets.get(
+    peeringTokenSecretName(PREFIX, acceptor.datacenter, dialer.datacenter),
+  );
+  if (state === 'ACTIVE / ACTIVE') {
+    // The request's accept ran after the unpeer: peered again, with its token.
+    expect(end).toEqual({ kind: 'established' });
+    expect(token).toBeDefined();
+  } else {
+    // The unpeer ran last (after the request's accept, or after the whole request): nothing is left,
+    // and a dial that came after it refused for lack of the token it was told to use.
+    expect(token).toBeUndefined();
+    if (end.kind === 'refused') expect(end.reason).toBe('token-missing');
+  }
 }, 120_000);
 
 test('a request whose acceptor never becomes ready is dead-lettered within the retry budget, naming the cluster and what is missing', async () => {
