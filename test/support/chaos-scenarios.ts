@@ -118,7 +118,7 @@ export async function runPeeringFlow(
   }
   const evidence = await plan.evidence();
   if (evidence === undefined) reason ??= 'the fault was never injected';
-  const writes = world.effects.log.length;
+  const writes = world.effects.attempted;
   const versions = await secretVersionCount(world).catch(() => Number.NaN);
   return {
     outcome: reason === undefined ? 'converged' : 'failed',
@@ -162,7 +162,7 @@ export async function runBaseline(world: ChaosWorld): Promise<Baseline> {
   if (result.outcome !== 'converged')
     throw new Error(`the fault-free run did not converge: ${result.reason ?? ''}`);
   return {
-    writes: world.effects.log.length,
+    writes: world.effects.attempted,
     secretVersions: await secretVersionCount(world),
     effects: [...world.effects.log],
     convergeMs: result.convergeMs,

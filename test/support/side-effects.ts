@@ -25,9 +25,11 @@ export interface SideEffect {
   /** Consul: the cluster; secrets: the secret; events: the event type. */
   subject: string;
   operation: string;
+  /** False when a hook stopped it before the call was made (a crash "before"). */
+  attempted: boolean;
 }
 
-export const describeEffect = (effect: Omit<SideEffect, 'n'>): string =>
+export const describeEffect = (effect: Omit<SideEffect, 'n' | 'attempted'>): string =>
   effect.port === 'consul'
     ? `${effect.subject} ${effect.operation}`
     : effect.port === 'secrets'
@@ -85,10 +87,16 @@ export class SideEffects {
     );
   }
 
-  private async around<T>(effect: Omit<SideEffect, 'n'>, call: () => Promise<T>): Promise<T> {
-    const numbered: SideEffect = { ...effect, n: this.log.length + 1 };
+  /** The side effects whose call was made (the ones a crash "before" stopped are not). */
+  get attempted(): number {
+    return this.log.filter((e) => e.attempted).length;
+  }
+
+  private async around<T>(effect: Omit<SideEffect, 'n' | 'attempted'>, call: () => Promise<T>): Promise<T> {
+    const numbered: SideEffect = { ...effect, n: this.log.length + 1, attempted: false };
     this.log.push(numbered);
     await this.fire(numbered, 'before');
+    numbered.attempted = true;
     const result = await call();
     await this.fire(numbered, 'after');
     return result;
