@@ -18,7 +18,7 @@ export type MatrixSize = 'full' | 'ci';
 
 const CI_NETWORK = new Set(['latency-consul-dc1', 'blackhole-gateway-dc1', 'down-consul-dc2', 'reset-moto']);
 const CI_AWS = new Set(['sm-5xx-5s', 'sqs-send-throttle']);
-const CI_RESTART = new Set(['restart-dc1-accept', 'restart-dc2-activation']);
+const CI_RESTART = new Set(['restart-dc1-accept', 'restart-dc1-activation', 'restart-dc2-onboarding']);
 
 export interface MatrixReport {
   baseline: Omit<Baseline, 'effects'> & { sideEffects: string[] };
