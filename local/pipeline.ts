@@ -53,6 +53,10 @@ export interface LocalPipelineOptions {
   eventSources?: Partial<Record<'onboard' | 'accept' | 'dial', { consumers: number; batchSize: number }>>;
   /** Wraps each cluster's Consul API, e.g. to count calls in benchmarks. */
   wrapConsul?: (cluster: string, api: ConsulApi) => ConsulApi;
+  /** Wraps the secret store the workflows use (not `secrets`, which tests use to set up and inspect). */
+  wrapSecrets?: (store: SecretStore) => SecretStore;
+  /** Wraps the publisher the workflows use (not `publish()`, which tests use to send requests). */
+  wrapEvents?: (publisher: EventPublisher) => EventPublisher;
 }
 
 /**
@@ -159,18 +163,19 @@ export class LocalPipeline {
 
   /** The workflow context the handlers run with (the same shape the Lambda wiring builds). */
   workflowContext(): WorkflowContext {
-    const { settings, logger, wrapConsul } = this.options;
+    const { settings, logger, wrapConsul, wrapSecrets, wrapEvents } = this.options;
+    const secrets = wrapSecrets === undefined ? this.secrets : wrapSecrets(this.secrets);
     return {
-      secrets: this.secrets,
+      secrets,
       clusters: new SecretBackedClusterDirectory(
-        this.secrets,
+        secrets,
         (connection: ClusterConnection) => {
           const api = new ConsulClient(connection);
           return wrapConsul === undefined ? api : wrapConsul(connection.address, api);
         },
         settings.secretPrefix,
       ),
-      events: this.publisher,
+      events: wrapEvents === undefined ? this.publisher : wrapEvents(this.publisher),
       clock: systemClock,
       log: workflowLog(logger),
       settings,

@@ -34,7 +34,10 @@ export async function pollSqs(
       );
     } catch (error) {
       if (error instanceof Error && error.name === 'AbortError') return;
-      throw error;
+      // Lambda's event source mapping keeps polling through SQS errors (after the SDK's own retries
+      // ran out): so does this one, after a pause, instead of ending the consumer for good.
+      await pause(POLL_ERROR_PAUSE_MS, signal);
+      continue;
     }
     const messages = received.Messages ?? [];
     if (messages.length === 0) continue;
@@ -73,14 +76,32 @@ export async function pollSqs(
     }
     const done = records.filter((r) => !failed.has(r.messageId));
     if (done.length > 0) {
-      await sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: queueUrl,
-          Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
-        }),
-      );
+      // A delete that fails leaves the messages to come back after the visibility timeout: at-least-once
+      // delivery, which every handler already tolerates (as with Lambda).
+      await sqs
+        .send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+          }),
+        )
+        .catch(() => undefined);
     }
   }
+}
+
+const POLL_ERROR_PAUSE_MS = 1_000;
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** Creates a queue (idempotent in SQS for identical attributes) with an optional redrive to a DLQ. */

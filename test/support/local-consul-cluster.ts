@@ -15,20 +15,35 @@ export interface ConsulPorts {
 }
 
 /**
- * One real Consul datacenter on loopback: a single `consul agent -dev` server with its own ports,
- * ACLs on (default deny), Connect and peering on, gRPC TLS on (peering needs it). The management
- * token doubles as the agent token so the agent's own catalog sync is not blocked by the deny policy.
+ * `dev`: `consul agent -dev`, everything in memory (a restart is a new, empty cluster; fastest to start).
+ * `server`: a real single server, `-server -bootstrap-expect=1 -data-dir DIR`, whose Raft state
+ * (peerings, ACLs, config entries, the CA) survives `kill()` + `restart()`.
+ */
+export type ConsulMode = 'dev' | 'server';
+
+export interface StartConsulOptions {
+  mode?: ConsulMode;
+}
+
+/**
+ * One real Consul datacenter on loopback: a single server with its own ports, ACLs on (default deny),
+ * Connect and peering on, gRPC TLS on (peering needs it). The management token doubles as the agent
+ * token so the agent's own catalog sync is not blocked by the deny policy.
  */
 export class LocalConsulCluster {
   #trustDomain: string | undefined;
+  #process: OwnedProcess;
 
   private constructor(
     readonly datacenter: string,
     readonly ports: ConsulPorts,
     readonly managementToken: string,
-    private readonly process: OwnedProcess,
+    readonly mode: ConsulMode,
+    private readonly binary: string,
     private readonly dataDir: string,
-  ) {}
+  ) {
+    this.#process = this.spawn();
+  }
 
   static readonly #running = new Set<LocalConsulCluster>();
 
@@ -49,14 +64,29 @@ export class LocalConsulCluster {
 
   /** The agent's log so far (printed by tests when they fail). */
   get log(): string {
-    return this.process.output;
+    return this.#previousLogs + this.#process.output;
   }
 
-  static async start(binary: string, datacenter: string): Promise<LocalConsulCluster> {
+  #previousLogs = '';
+
+  /** The agent's process id (a new one after each restart). */
+  get pid(): number | undefined {
+    return this.#process.pid;
+  }
+
+  get running(): boolean {
+    return this.#process.running;
+  }
+
+  static async start(
+    binary: string,
+    datacenter: string,
+    { mode = 'dev' }: StartConsulOptions = {},
+  ): Promise<LocalConsulCluster> {
     let lastFailure = '';
     // A free port can be taken by someone else between probing and binding; retry with new ones.
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const cluster = await LocalConsulCluster.launch(binary, datacenter);
+      const cluster = await LocalConsulCluster.launch(binary, datacenter, mode);
       try {
         await cluster.waitUntilReady();
         LocalConsulCluster.#running.add(cluster);
@@ -69,7 +99,11 @@ export class LocalConsulCluster {
     throw new Error(`Consul datacenter ${datacenter} did not become ready: ${lastFailure}`);
   }
 
-  private static async launch(binary: string, datacenter: string): Promise<LocalConsulCluster> {
+  private static async launch(
+    binary: string,
+    datacenter: string,
+    mode: ConsulMode,
+  ): Promise<LocalConsulCluster> {
     const [http, serfLan, serfWan, server, grpcTls] = (await freePorts(5)) as [
       number,
       number,
@@ -84,7 +118,15 @@ export class LocalConsulCluster {
 datacenter = "${datacenter}"
 node_name = "${datacenter}-server"
 server = true
-bootstrap = true
+${
+  mode === 'dev'
+    ? 'bootstrap = true'
+    : // A lone server that must find its Raft state again after a restart: bootstrap_expect, a data dir,
+      // and Raft timings at their fastest (multiplier 1, as -dev uses) so a restarted server leads in ~1 s.
+      `bootstrap_expect = 1
+data_dir = "${join(dataDir, 'data')}"
+performance { raft_multiplier = 1 }`
+}
 bind_addr = "127.0.0.1"
 client_addr = "127.0.0.1"
 advertise_addr_wan = "127.0.0.1"
@@ -111,31 +153,60 @@ acl {
   }
 }
 `;
-    const configFile = join(dataDir, 'agent.hcl');
-    await writeFile(configFile, config, { mode: 0o600 });
-    const agent = new OwnedProcess(
-      `consul ${datacenter}`,
-      binary,
-      ['agent', '-dev', `-config-file=${configFile}`],
-      { removeOnOrphan: dataDir },
-    );
-    return new LocalConsulCluster(datacenter, ports, managementToken, agent, dataDir);
+    await writeFile(join(dataDir, 'agent.hcl'), config, { mode: 0o600 });
+    return new LocalConsulCluster(datacenter, ports, managementToken, mode, binary, dataDir);
   }
 
-  /** A leader is elected and the Connect CA has roots (token generation fails before that). */
+  private spawn(): OwnedProcess {
+    const args = ['agent', `-config-file=${join(this.dataDir, 'agent.hcl')}`];
+    return new OwnedProcess(
+      `consul ${this.datacenter}`,
+      this.binary,
+      this.mode === 'dev' ? [...args, '-dev'] : args,
+      {
+        removeOnOrphan: this.dataDir,
+      },
+    );
+  }
+
+  /**
+   * A crash: SIGKILL to the agent, no graceful leave. Resolves with how it ended, so a test can assert
+   * the fault really happened. Only a `server`-mode cluster comes back with its state from `restart()`.
+   */
+  async kill(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    const ended = await this.#process.kill('SIGKILL');
+    this.#previousLogs += `${this.#process.output}\n--- killed (${String(ended.signal ?? ended.code)}) ---\n`;
+    return ended;
+  }
+
+  /** Starts the agent again on the same ports and data dir, and waits until it serves requests again. */
+  async restart(): Promise<void> {
+    if (this.mode !== 'server')
+      throw new Error(`Consul ${this.datacenter} runs -dev (in memory): a restart would lose its state`);
+    if (this.#process.running) await this.kill();
+    this.#process = this.spawn();
+    await this.waitUntilReady();
+  }
+
+  /**
+   * A leader is elected, the Connect CA has roots (token generation fails before that) and the ACL
+   * system answers for the management token (after a restart it resolves tokens only once the leader
+   * has loaded its state).
+   */
   private async waitUntilReady(): Promise<void> {
     await pollUntil(
-      `Consul ${this.datacenter} to elect a leader and initialise its CA`,
+      `Consul ${this.datacenter} to elect a leader, initialise its CA and resolve ACL tokens`,
       async () => {
-        if (!this.process.running)
-          throw new Error(`consul agent exited early (code ${String(await this.process.exited())})`);
+        if (!this.#process.running)
+          throw new Error(`consul agent exited early (code ${String(await this.#process.exited())})`);
         const leader = await this.getJson('/v1/status/leader');
         if (typeof leader !== 'string' || leader === '') return undefined;
         const roots = (await this.getJson('/v1/connect/ca/roots')) as
           { Roots?: unknown[]; TrustDomain?: string } | undefined;
         if ((roots?.Roots?.length ?? 0) === 0 || !roots?.TrustDomain) return undefined;
         this.#trustDomain = roots.TrustDomain;
-        return true;
+        const self = (await this.getJson('/v1/acl/token/self')) as { AccessorID?: unknown } | undefined;
+        return typeof self?.AccessorID === 'string' ? true : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 200 },
     );
@@ -152,7 +223,7 @@ acl {
 
   async stop(): Promise<void> {
     LocalConsulCluster.#running.delete(this);
-    await this.process.stop();
+    await this.#process.stop();
     await rm(this.dataDir, { recursive: true, force: true });
   }
 }
@@ -160,10 +231,14 @@ acl {
 /** Starts `count` datacenters (dc1, dc2, …) in parallel. On failure, stops any that did start. */
 export async function startConsulClusters(
   count: number,
-  { binary = consulBinary(), prefix = 'dc' }: { binary?: string; prefix?: string } = {},
+  {
+    binary = consulBinary(),
+    prefix = 'dc',
+    mode = 'dev',
+  }: { binary?: string; prefix?: string; mode?: ConsulMode } = {},
 ): Promise<LocalConsulCluster[]> {
   const results = await Promise.allSettled(
-    Array.from({ length: count }, (_, i) => LocalConsulCluster.start(binary, `${prefix}${i + 1}`)),
+    Array.from({ length: count }, (_, i) => LocalConsulCluster.start(binary, `${prefix}${i + 1}`, { mode })),
   );
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r) => r.status === 'rejected');

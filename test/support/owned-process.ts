@@ -87,6 +87,26 @@ export class OwnedProcess {
     return this.#exited;
   }
 
+  /** The signal that ended the process (e.g. `SIGKILL` after `kill()`), null while it runs or after a normal exit. */
+  get exitSignal(): NodeJS.Signals | null {
+    return this.#child.signalCode;
+  }
+
+  /**
+   * Sends `signal` to the whole process group at once, with no grace period (a crash, not a shutdown),
+   * and resolves when the process has ended. The process is forgotten: a restart is a new OwnedProcess.
+   */
+  async kill(
+    signal: NodeJS.Signals = 'SIGKILL',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    OwnedProcess.#live.delete(this);
+    const pgid = this.#child.pid;
+    if (pgid !== undefined && this.running) signalGroup(pgid, signal);
+    const code = await this.#exited;
+    if (this.#watchdog.pid !== undefined) signalGroup(this.#watchdog.pid, 'SIGKILL');
+    return { code, signal: this.#child.signalCode };
+  }
+
   async stop(graceMs = 5_000): Promise<void> {
     OwnedProcess.#live.delete(this);
     const pgid = this.#child.pid;

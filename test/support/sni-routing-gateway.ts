@@ -101,14 +101,17 @@ export class SniRoutingGateway {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** A remote route: connections for `peer`'s servers go to `peer`'s gateway. */
-  routeTo(peer: SniRoutingGateway): void {
+  /**
+   * A remote route: connections for `peer`'s servers go to `peer`'s gateway, or to `viaPort` when
+   * something sits between the two (the chaos tests' toxiproxy).
+   */
+  routeTo(peer: SniRoutingGateway, viaPort: number = peer.port): void {
     if (peer.datacenter === this.datacenter) {
       throw new Error(`gateway ${this.datacenter}: a remote route to its own datacenter`);
     }
     this.#targets.set(peeringServerName(peer.datacenter, peer.trustDomain), {
       datacenter: peer.datacenter,
-      port: peer.port,
+      port: viaPort,
     });
   }
 

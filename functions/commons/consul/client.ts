@@ -21,7 +21,7 @@ import {
 import { expectArray } from './narrow';
 import { ConsulCasConflictError, ConsulNotFoundError, ConsulPermissionDeniedError } from './errors';
 import { waitUntilReady } from './readiness';
-import { type RetryPolicy, retryPolicy } from './retry';
+import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry';
 import { ConsulTransport } from './transport';
 import type {
   AclPolicy,
@@ -88,6 +88,7 @@ export class ConsulClient {
   readonly timeoutMs: number;
   readonly #transport: ConsulTransport;
   readonly #ownedAgent: Agent | undefined;
+  readonly #retry: RetryPolicy;
 
   constructor(options: ConsulClientOptions) {
     const url = parseAddress(options.address);
@@ -113,13 +114,14 @@ export class ConsulClient {
       });
       dispatcher = this.#ownedAgent;
     }
+    this.#retry = retryPolicy(options.retry);
     this.#transport = new ConsulTransport({
       address: this.address,
       token: options.token || undefined,
       partition: this.partition,
       timeoutMs: this.timeoutMs,
       dispatcher,
-      retry: retryPolicy(options.retry),
+      retry: this.#retry,
     });
   }
 
@@ -430,10 +432,11 @@ export class ConsulClient {
   async readPolicyByName(name: string, options: CallOptions = {}): Promise<AclPolicy | undefined> {
     requireName(name, 'name');
     return this.#aclAbsentAsUndefined(
-      this.#transport.json(
-        { method: 'GET', path: `/v1/acl/policy/name/${encodeURIComponent(name)}`, signal: options.signal },
-        decodeAclPolicy,
-      ),
+      () =>
+        this.#transport.json(
+          { method: 'GET', path: `/v1/acl/policy/name/${encodeURIComponent(name)}`, signal: options.signal },
+          decodeAclPolicy,
+        ),
       options,
     );
   }
@@ -480,10 +483,11 @@ export class ConsulClient {
   async readToken(accessorId: string, options: CallOptions = {}): Promise<AclToken | undefined> {
     requireName(accessorId, 'accessorId');
     return this.#aclAbsentAsUndefined(
-      this.#transport.json(
-        { method: 'GET', path: `/v1/acl/token/${encodeURIComponent(accessorId)}`, signal: options.signal },
-        decodeAclToken,
-      ),
+      () =>
+        this.#transport.json(
+          { method: 'GET', path: `/v1/acl/token/${encodeURIComponent(accessorId)}`, signal: options.signal },
+          decodeAclToken,
+        ),
       options,
     );
   }
@@ -548,21 +552,49 @@ export class ConsulClient {
     );
   }
 
-  async #aclAbsentAsUndefined<T>(pending: Promise<T>, options: CallOptions): Promise<T | undefined> {
+  async #aclAbsentAsUndefined<T>(read: () => Promise<T>, options: CallOptions): Promise<T | undefined> {
     try {
-      return await absentAsUndefined(pending);
+      return await absentAsUndefined(read());
     } catch (error) {
-      if (!(error instanceof ConsulPermissionDeniedError) || error.kind !== 'token-not-found') throw error;
+      if (!isTokenNotFound(error)) throw error;
+      await this.#confirmOwnToken(error, options);
+      // Our token is known, so "ACL not found" was about the object, unless the first answer came from a
+      // server still loading its state: a restarted agent answers "ACL not found" to everything until it
+      // leads and has restored its ACLs (seen on 1.14.11 in the chaos suite). Asking again settles it.
+      try {
+        return await absentAsUndefined(read());
+      } catch (again) {
+        if (isTokenNotFound(again)) return undefined;
+        throw again;
+      }
+    }
+  }
+
+  /**
+   * Resolves once `GET /v1/acl/token/self` accepts our token. A few tries, spaced by the retry policy:
+   * a server that just restarted says "ACL not found" for the caller's own token too, for about a
+   * second. Still refused after that: the token really is unknown, reported against `original`.
+   */
+  async #confirmOwnToken(original: unknown, options: CallOptions): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.#transport.send({ method: 'GET', path: '/v1/acl/token/self', signal: options.signal });
+        return;
       } catch (probeError) {
-        // The caller's token is the unknown one: report it against the request that was made.
-        throw probeError instanceof ConsulPermissionDeniedError ? error : probeError;
+        if (!isTokenNotFound(probeError)) throw probeError;
+        if (attempt >= OWN_TOKEN_PROBES) throw original;
+        await sleep(Math.max(OWN_TOKEN_PROBE_DELAY_MS, backoffDelay(this.#retry, attempt)), options.signal);
       }
-      return undefined;
     }
   }
 }
+
+/** Probes of our own token before "ACL not found" is believed (see #confirmOwnToken). */
+const OWN_TOKEN_PROBES = 4;
+const OWN_TOKEN_PROBE_DELAY_MS = 250;
+
+const isTokenNotFound = (error: unknown): error is ConsulPermissionDeniedError =>
+  error instanceof ConsulPermissionDeniedError && error.kind === 'token-not-found';
 
 async function absentAsUndefined<T>(pending: Promise<T>): Promise<T | undefined> {
   try {
