@@ -6,6 +6,12 @@
  * NODE_OPTIONS (--enable-source-maps). The median without source maps is reported beside it, since
  * that flag is the one init cost we choose in the stack rather than in the code.
  *
+ * Then the same bundles' cold starts in the Lambda runtime (aws-lambda-rie + aws-lambda-ric on Node 22,
+ * see scripts/bench/cold-start.ts): the emulator's Init Duration and init + first invocation, medians
+ * of the same number of cold starts. Every figure is also given as a ratio to a reference bundle
+ * (`@aws-sdk/client-sqs` alone, bundled the same way) measured in the same run, since absolute times
+ * drift between machines and days.
+ *
  *   npm run bundle-report               a table
  *   npm run bundle-report -- --json     one JSON object
  *   npm run bundle-report -- --explain  plus what weighs (esbuild metafile: packages and files by bytes)
@@ -28,6 +34,8 @@ import {
   functionEntry,
   type FunctionName,
 } from '../infra/constructs/bundle-options';
+import { resolveLambdaRuntime, type LambdaRuntime } from '../test/support/lambda-runtime/lambda-emulator';
+import { measureColdStart, startEmptyAwsEndpoint } from './bench/cold-start';
 import { median } from './bench/support';
 
 const BUDGET = { bytes: 800 * 1024, initMs: 70 } as const;
@@ -44,13 +52,23 @@ interface Weight {
   bytes: number;
 }
 
+type Stats = { median: number; min: number; max: number; runs: number[] };
+
 interface FunctionReport {
-  name: FunctionName;
+  name: FunctionName | typeof REFERENCE.name;
   bytes: number;
   gzipBytes: number;
   /** As deployed: NODE_OPTIONS=--enable-source-maps. */
   initMs: { median: number; min: number; max: number; runs: number[] };
   initMsWithoutSourceMaps: { median: number; min: number; max: number; runs: number[] };
+  /**
+   * Cold starts in the Lambda runtime (emulator + runtime client, Node 22), each in a fresh emulator:
+   * the init phase as the emulator reports it, the first invocation, and both together (what a cold
+   * request pays).
+   */
+  lambda: { initDurationMs: Stats; firstInvokeMs: Stats; initPlusFirstInvokeMs: Stats };
+  /** Medians divided by the reference bundle's, measured in the same run. */
+  ratioToReference: { moduleInitMs: number; initDurationMs: number; initPlusFirstInvokeMs: number };
   withinBudget: { bytes: boolean; initMs: boolean };
   heaviest?: { packages: Weight[]; files: Weight[] };
 }
@@ -73,13 +91,29 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
+/**
+ * The yardstick measured in the same run, bundled the same way: `@aws-sdk/client-sqs` alone, one
+ * client built at module scope (as our functions build theirs) and a handler that does nothing. Times
+ * drift between machines and days; ratios to this bundle do much less.
+ */
+const REFERENCE = {
+  name: 'reference: @aws-sdk/client-sqs alone',
+  source: `import { SQSClient } from '@aws-sdk/client-sqs';
+const sqs = new SQSClient({});
+export const handler = async () => ({ client: typeof sqs.send });
+`,
+} as const;
+
 async function bundle(
-  name: FunctionName,
+  name: string,
   outdir: string,
+  entry: { file: string } | { source: string },
 ): Promise<{ file: string; metafile: esbuild.Metafile }> {
-  const file = path.join(outdir, name, 'index.mjs');
+  const file = path.join(outdir, name.replace(/[^\w-]+/g, '-'), 'index.mjs');
   const result = await esbuild.build({
-    entryPoints: [functionEntry(projectRoot, name)],
+    ...('file' in entry
+      ? { entryPoints: [entry.file] }
+      : { stdin: { contents: entry.source, resolveDir: projectRoot, sourcefile: 'reference.mjs' } }),
     absWorkingDir: projectRoot,
     outfile: file,
     bundle: true,
@@ -123,12 +157,7 @@ const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
 process.stdout.write(JSON.stringify(elapsed));
 `;
 
-async function measureInit(
-  file: string,
-  wrapper: string,
-  runs: number,
-  sourceMaps: boolean,
-): Promise<FunctionReport['initMs']> {
+async function measureInit(file: string, wrapper: string, runs: number, sourceMaps: boolean): Promise<Stats> {
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const { stdout } = await run(process.execPath, [wrapper, pathToFileURL(file).href], {
@@ -141,12 +170,61 @@ async function measureInit(
     });
     samples.push(Number(stdout));
   }
+  return stats(samples);
+}
+
+function stats(samples: number[]): Stats {
   const sorted = [...samples].sort((a, b) => a - b);
   return {
     median: round(median(samples)),
     min: round(sorted[0] ?? 0),
     max: round(sorted.at(-1) ?? 0),
     runs: samples.map(round),
+  };
+}
+
+/**
+ * The first invocation of each function: the cheapest event it answers with no outside service
+ * besides the empty AWS endpoint. Queue workers get an empty batch (no record, so no Consul or SQS
+ * call), the Slack command a function URL GET (refused 405 before its secret is read), the drift scan
+ * a dry run (ListSecrets answers nothing: no clusters to read).
+ */
+function firstEvent(name: FunctionReport['name']): unknown {
+  if (name === 'slack-command')
+    return {
+      version: '2.0',
+      rawPath: '/',
+      headers: {},
+      requestContext: { http: { method: 'GET', path: '/' } },
+      isBase64Encoded: false,
+    };
+  if (name === 'drift-remediation') return { dryRun: true };
+  if (name === REFERENCE.name) return {};
+  return { Records: [] };
+}
+
+async function measureLambda(
+  runtime: LambdaRuntime,
+  file: string,
+  endpoint: string,
+  name: FunctionReport['name'],
+  runs: number,
+): Promise<FunctionReport['lambda']> {
+  const environment = {
+    ...LAMBDA_ENV,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: 'bundle-report',
+    AWS_SECRET_ACCESS_KEY: 'bundle-report',
+    AWS_LAMBDA_LOG_FORMAT: 'JSON',
+    ...(FUNCTION_BUNDLE.sourcemap && { NODE_OPTIONS: '--enable-source-maps' }),
+  };
+  const samples = [];
+  for (let i = 0; i < runs; i++)
+    samples.push(await measureColdStart(runtime, path.dirname(file), environment, firstEvent(name)));
+  return {
+    initDurationMs: stats(samples.map((sample) => sample.initMs)),
+    firstInvokeMs: stats(samples.map((sample) => sample.firstInvokeMs)),
+    initPlusFirstInvokeMs: stats(samples.map((sample) => sample.initMs + sample.firstInvokeMs)),
   };
 }
 
@@ -175,7 +253,7 @@ const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
 function printTable(reports: FunctionReport[], options: Options): void {
   console.log(
-    `Node ${process.version}, esbuild ${esbuild.version}; init = median of ${options.runs} imports, each in a fresh process\n`,
+    `Node ${process.version}, esbuild ${esbuild.version}; init = median of ${options.runs} imports, each in a fresh process; Lambda figures = median of ${options.runs} cold starts in the emulator\n`,
   );
   const rows = reports.map((report) => [
     report.name,
@@ -184,6 +262,9 @@ function printTable(reports: FunctionReport[], options: Options): void {
     `${report.initMs.median} ms`,
     `${report.initMs.min}-${report.initMs.max} ms`,
     `${report.initMsWithoutSourceMaps.median} ms`,
+    `${report.lambda.initDurationMs.median} ms`,
+    `${report.lambda.initPlusFirstInvokeMs.median} ms`,
+    `${report.ratioToReference.moduleInitMs}x / ${report.ratioToReference.initDurationMs}x / ${report.ratioToReference.initPlusFirstInvokeMs}x`,
     [report.withinBudget.bytes ? '' : 'size', report.withinBudget.initMs ? '' : 'init']
       .filter(Boolean)
       .join(', ') || 'ok',
@@ -195,6 +276,9 @@ function printTable(reports: FunctionReport[], options: Options): void {
     'init',
     'init range',
     'init w/o source maps',
+    'Lambda Init Duration',
+    'init + 1st invoke',
+    'vs reference (module init / Init / init+1st)',
     `over budget (${kib(BUDGET.bytes)}, ${BUDGET.initMs} ms)`,
   ];
   const widths = header.map((title, column) =>
@@ -227,27 +311,47 @@ async function main(): Promise<void> {
       `warning: Node ${process.version}; Lambda runs nodejs22.x. Run through npm/npx to use the project's Node 22.`,
     );
   }
+  // Resolved first: a machine without the emulator or the runtime client fails here, saying what to install.
+  const runtime = resolveLambdaRuntime(projectRoot);
   const outdir = await mkdtemp(path.join(tmpdir(), 'bundle-report-'));
+  const aws = await startEmptyAwsEndpoint();
   try {
     const wrapper = path.join(outdir, 'measure-init.mjs');
     await writeFile(wrapper, WRAPPER);
-    const reports: FunctionReport[] = [];
-    for (const name of FUNCTION_NAMES) {
-      const { file, metafile } = await bundle(name, outdir);
+    const measured = [];
+    const entries = [
+      ...FUNCTION_NAMES.map((name) => ({ name, entry: { file: functionEntry(projectRoot, name) } })),
+      { name: REFERENCE.name, entry: { source: REFERENCE.source } },
+    ];
+    for (const { name, entry } of entries) {
+      const { file, metafile } = await bundle(name, outdir, entry);
       const bytes = (await stat(file)).size;
-      const gzipBytes = gzipSync(await readFile(file)).length;
-      const initMs = await measureInit(file, wrapper, options.runs, FUNCTION_BUNDLE.sourcemap);
-      const initMsWithoutSourceMaps = await measureInit(file, wrapper, options.runs, false);
-      reports.push({
+      measured.push({
         name,
         bytes,
-        gzipBytes,
-        initMs,
-        initMsWithoutSourceMaps,
-        withinBudget: { bytes: bytes <= BUDGET.bytes, initMs: initMs.median <= BUDGET.initMs },
-        ...(options.explain && { heaviest: heaviest(metafile) }),
+        gzipBytes: gzipSync(await readFile(file)).length,
+        initMs: await measureInit(file, wrapper, options.runs, FUNCTION_BUNDLE.sourcemap),
+        initMsWithoutSourceMaps: await measureInit(file, wrapper, options.runs, false),
+        lambda: await measureLambda(runtime, file, aws.url, name, options.runs),
+        metafile,
       });
     }
+    const reference = measured.at(-1);
+    if (reference === undefined) throw new Error('no reference measured');
+    const ratio = (value: number, base: number): number => Math.round((value / base) * 100) / 100;
+    const reports: FunctionReport[] = measured.map(({ metafile, ...report }) => ({
+      ...report,
+      ratioToReference: {
+        moduleInitMs: ratio(report.initMs.median, reference.initMs.median),
+        initDurationMs: ratio(report.lambda.initDurationMs.median, reference.lambda.initDurationMs.median),
+        initPlusFirstInvokeMs: ratio(
+          report.lambda.initPlusFirstInvokeMs.median,
+          reference.lambda.initPlusFirstInvokeMs.median,
+        ),
+      },
+      withinBudget: { bytes: report.bytes <= BUDGET.bytes, initMs: report.initMs.median <= BUDGET.initMs },
+      ...(options.explain && { heaviest: heaviest(metafile) }),
+    }));
     if (options.json) {
       const summary = {
         node: process.version,
@@ -262,6 +366,7 @@ async function main(): Promise<void> {
       printTable(reports, options);
     }
   } finally {
+    await aws.close();
     await rm(outdir, { recursive: true, force: true });
   }
 }

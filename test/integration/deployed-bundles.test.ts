@@ -17,8 +17,13 @@ import { createEvent, type ClusterRef, type PipelineEvent } from '#commons/event
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
 import { sign } from '#commons/slack/verify-signature';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { FUNCTION_NAMES } from '../../infra/constructs/bundle-options';
 import { startMeshGateways, type SniRoutingGateway } from '../support/sni-routing-gateway';
-import { DeployedStack, resolveEnvironment } from '../support/lambda-runtime/deployed-stack';
+import {
+  DeployedStack,
+  resolveEnvironment,
+  type RuntimeLogLine,
+} from '../support/lambda-runtime/deployed-stack';
 import {
   LambdaEmulator,
   resolveLambdaRuntime,
@@ -31,6 +36,7 @@ import {
 } from '../support/lambda-runtime/synthesized-stack';
 import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
 import { startMoto, type MotoServer } from '../support/moto';
+import { lastTestFailed } from '../support/integration-setup';
 import { pollUntil } from '../support/poll';
 
 // What is deployed is what is tested: the bundles `cdk synth` wrote, run by the Lambda Runtime
@@ -66,6 +72,8 @@ const automationTokens: string[] = [];
 /** Every dead letter read so far (reading hides a message, so each is read once and kept here). */
 const deadLetters: Message[] = [];
 const cleanups: (() => Promise<void>)[] = [];
+/** What the runtimes printed; nothing until the stack has started. */
+let runtimeLines = (): RuntimeLogLine[] => [];
 
 const ref = (cluster: LocalConsulCluster): ClusterRef => ({
   name: cluster.datacenter,
@@ -234,22 +242,25 @@ beforeAll(async () => {
     },
   });
   cleanups.push(() => deployed.stop());
+  runtimeLines = () => deployed.logLines();
 }, 300_000);
+
+// A failing test gets the end of what the runtimes printed (Lambda's lines and the functions' logs).
+afterEach(() => {
+  if (!lastTestFailed()) return;
+  const tail = runtimeLines().slice(-80);
+  console.error(
+    `--- last lines of the Lambda runtimes ---\n${tail.map((entry) => `[${entry.functionName}] ${entry.line}`).join('\n')}`,
+  );
+});
 
 afterAll(async () => {
   // Last started, first stopped; only what beforeAll got to start.
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-test('every function of the template runs from its bundle, with the template settings', () => {
-  expect(synthesized.functions.map((fn) => fn.name).sort()).toEqual([
-    'accept-peering',
-    'dial-peering',
-    'drift-remediation',
-    'notify-outcome',
-    'onboard-cluster',
-    'slack-command',
-  ]);
+test('the runner found every function of the template, with its runtime, event source and URL', () => {
+  expect(synthesized.functions.map((fn) => fn.name).sort()).toEqual([...FUNCTION_NAMES].sort());
   for (const fn of synthesized.functions) expect(fn.runtime).toBe('nodejs22.x');
   expect(deployed.function('dial-peering').eventSource).toMatchObject({
     batchSize: 1,

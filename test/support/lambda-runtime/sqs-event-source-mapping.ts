@@ -97,7 +97,8 @@ async function poll(environment: LambdaEmulator, options: SqsEventSourceMappingO
   }
 }
 
-function decide(
+/** Which records of a delivered batch stay on the queue, and why (Lambda's rules, above). */
+export function decide(
   ids: string[],
   result: InvokeResult | undefined,
   invokeError: string | undefined,
