@@ -4,7 +4,7 @@ import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { LocalPipeline } from '../../local/pipeline';
 import { recordingCalls, type ConsulCall } from './consul-call-recorder';
 import { TcpGatewayRelay } from './gateway-relay';
-import { startConsulClusters, type LocalConsulCluster } from './local-consul-cluster';
+import { startConsulClusters, type ApiProtection, type LocalConsulCluster } from './local-consul-cluster';
 import { startMoto, type MotoServer } from './moto';
 
 /** Everything an end-to-end test of the pipeline runs on, all of it real except Envoy. */
@@ -31,6 +31,8 @@ export async function startPipelineWorld(options: {
   secretPrefix: string;
   queueNamePrefix: string;
   maxAttempts: number;
+  /** How the clusters serve their API (default plain HTTP); see LocalConsulCluster.connectionTls. */
+  api?: ApiProtection;
 }): Promise<PipelineWorld> {
   const logLines: string[] = [];
   // Both streams: Powertools writes INFO to stdout and WARN/ERROR to stderr.
@@ -40,7 +42,10 @@ export async function startPipelineWorld(options: {
       return true;
     }),
   );
-  const [moto, clusters] = await Promise.all([startMoto(), startConsulClusters(options.clusters)]);
+  const [moto, clusters] = await Promise.all([
+    startMoto(),
+    startConsulClusters(options.clusters, { api: options.api ?? 'http' }),
+  ]);
   const [dc1] = clusters as [LocalConsulCluster];
   const gateway1 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: dc1.ports.grpcTls });
   const gateway2 = await TcpGatewayRelay.listen({ host: '127.0.0.1', port: gateway1.port });
