@@ -35,6 +35,12 @@ export const ClusterConnectionSchema = z.strictObject({
   address: z.string().check(z.refine(isConsulAddress)),
   /** PEM of the CA that signed Consul's HTTPS certificate, when it is not a public one. */
   caCert: z.optional(z.string().check(z.minLength(1))),
+  /**
+   * PEM client certificate and its private key, for Consul agents that set `verify_incoming` on
+   * HTTPS. Both or neither; the key lives only in this secret (ConsulClient checks they belong together).
+   */
+  clientCert: z.optional(z.string().check(z.minLength(1))),
+  clientKey: z.optional(z.string().check(z.minLength(1))),
   /** The automation's Consul ACL token (see README, "The automation's Consul token"). */
   token: z.string().check(z.minLength(1)),
   /** Enterprise admin partition; omit on Consul CE. */
@@ -112,11 +118,18 @@ export function parseConnection(cluster: string, value: string): ClusterConnecti
     );
   }
   const result = z.safeParse(ClusterConnectionSchema, json);
+  if (result.success && (result.data.clientCert === undefined) !== (result.data.clientKey === undefined)) {
+    const missing = result.data.clientCert === undefined ? 'clientCert' : 'clientKey';
+    throw new ValidationError(
+      `the connection secret of cluster "${cluster}" is invalid at "${missing}": clientCert and clientKey go together (a client certificate and its key)`,
+      `connectionSecret.${missing}`,
+    );
+  }
   if (!result.success) {
     const issue = result.error.issues[0];
     const field = issue?.path.join('.') ?? '';
     throw new ValidationError(
-      `the connection secret of cluster "${cluster}" is invalid at "${field}": expected {address: "http(s)://host:port", token, caCert?, partition?, gateway?}`,
+      `the connection secret of cluster "${cluster}" is invalid at "${field}": expected {address: "http(s)://host:port", token, caCert?, clientCert?, clientKey?, partition?, gateway?}`,
       `connectionSecret.${field}`,
     );
   }

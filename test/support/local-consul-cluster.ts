@@ -1,12 +1,33 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Agent, fetch } from 'undici';
 import { freePorts } from './free-port';
 import { OwnedProcess } from './owned-process';
 import { pollUntil } from './poll';
 
+/**
+ * How the agent serves its API: plain HTTP (the default), HTTPS only (`https`), or HTTPS that
+ * requires a client certificate (`mtls`: `verify_incoming = true`). HTTP is off with either TLS mode.
+ */
+export type ApiProtection = 'http' | 'https' | 'mtls';
+
+/** PEM files made by Consul's own `consul tls ca create` / `consul tls cert create`. */
+export interface ConsulTlsMaterial {
+  /** The CA that signed the agent's HTTPS certificate (what a connection secret's caCert holds). */
+  caCert: string;
+  /** A client certificate and key signed by that CA (`consul tls cert create -client`). */
+  clientCert: string;
+  clientKey: string;
+}
+
+const run = promisify(execFile);
+
 export interface ConsulPorts {
+  /** The API port: HTTP, or HTTPS when the API is protected by TLS. */
   http: number;
   serfLan: number;
   serfWan: number;
@@ -23,6 +44,7 @@ export type ConsulMode = 'dev' | 'server';
 
 export interface StartConsulOptions {
   mode?: ConsulMode;
+  api?: ApiProtection;
 }
 
 /**
@@ -41,6 +63,9 @@ export class LocalConsulCluster {
     readonly mode: ConsulMode,
     private readonly binary: string,
     private readonly dataDir: string,
+    readonly api: ApiProtection = 'http',
+    /** Set when the API is HTTPS. */
+    readonly tls?: ConsulTlsMaterial,
   ) {
     this.#process = this.spawn();
   }
@@ -53,7 +78,15 @@ export class LocalConsulCluster {
   }
 
   get address(): string {
-    return `http://127.0.0.1:${this.ports.http}`;
+    return `${this.api === 'http' ? 'http' : 'https'}://127.0.0.1:${this.ports.http}`;
+  }
+
+  /** What a connection secret needs besides address and token to reach this agent's API. */
+  get connectionTls(): { caCert?: string; clientCert?: string; clientKey?: string } {
+    if (this.tls === undefined) return {};
+    return this.api === 'mtls'
+      ? { caCert: this.tls.caCert, clientCert: this.tls.clientCert, clientKey: this.tls.clientKey }
+      : { caCert: this.tls.caCert };
   }
 
   /** The Connect CA's trust domain (`<cluster id>.consul`), part of the SNI peers dial its servers with. */
@@ -81,12 +114,12 @@ export class LocalConsulCluster {
   static async start(
     binary: string,
     datacenter: string,
-    { mode = 'dev' }: StartConsulOptions = {},
+    { mode = 'dev', api = 'http' }: StartConsulOptions = {},
   ): Promise<LocalConsulCluster> {
     let lastFailure = '';
     // A free port can be taken by someone else between probing and binding; retry with new ones.
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const cluster = await LocalConsulCluster.launch(binary, datacenter, mode);
+      const cluster = await LocalConsulCluster.launch(binary, datacenter, mode, api);
       try {
         await cluster.waitUntilReady();
         LocalConsulCluster.#running.add(cluster);
@@ -103,6 +136,7 @@ export class LocalConsulCluster {
     binary: string,
     datacenter: string,
     mode: ConsulMode,
+    api: ApiProtection,
   ): Promise<LocalConsulCluster> {
     const [http, serfLan, serfWan, server, grpcTls] = (await freePorts(5)) as [
       number,
@@ -114,6 +148,21 @@ export class LocalConsulCluster {
     const ports: ConsulPorts = { http, serfLan, serfWan, server, grpcTls };
     const managementToken = randomUUID();
     const dataDir = await mkdtemp(join(tmpdir(), `consul-${datacenter}-`));
+    const tls = api === 'http' ? undefined : await makeTlsFiles(binary, dataDir, datacenter);
+    // Only the HTTPS listener gets our certificates: peering's gRPC TLS keeps the Connect CA's.
+    const tlsConfig =
+      tls === undefined
+        ? ''
+        : `
+tls {
+  https {
+    ca_file = "${tls.files.caFile}"
+    cert_file = "${tls.files.certFile}"
+    key_file = "${tls.files.keyFile}"
+    verify_incoming = ${api === 'mtls' ? 'true' : 'false'}
+  }
+}
+`;
     const config = `
 datacenter = "${datacenter}"
 node_name = "${datacenter}-server"
@@ -132,8 +181,8 @@ client_addr = "127.0.0.1"
 advertise_addr_wan = "127.0.0.1"
 log_level = "debug"
 ports {
-  http = ${http}
-  https = -1
+  http = ${api === 'http' ? http : -1}
+  https = ${api === 'http' ? -1 : http}
   dns = -1
   serf_lan = ${serfLan}
   serf_wan = ${serfWan}
@@ -152,9 +201,18 @@ acl {
     agent = "${managementToken}"
   }
 }
-`;
+${tlsConfig}`;
     await writeFile(join(dataDir, 'agent.hcl'), config, { mode: 0o600 });
-    return new LocalConsulCluster(datacenter, ports, managementToken, mode, binary, dataDir);
+    return new LocalConsulCluster(
+      datacenter,
+      ports,
+      managementToken,
+      mode,
+      binary,
+      dataDir,
+      api,
+      tls?.material,
+    );
   }
 
   private spawn(): OwnedProcess {
@@ -212,10 +270,19 @@ acl {
     );
   }
 
+  /** For the helper's own reads of a TLS agent: trusts its CA and presents the client certificate. */
+  #dispatcher: Agent | undefined;
+
   private async getJson(path: string): Promise<unknown> {
+    if (this.tls !== undefined && this.#dispatcher === undefined) {
+      this.#dispatcher = new Agent({
+        connect: { ca: this.tls.caCert, cert: this.tls.clientCert, key: this.tls.clientKey },
+      });
+    }
     const response = await fetch(`${this.address}${path}`, {
       headers: { 'X-Consul-Token': this.managementToken },
       signal: AbortSignal.timeout(2_000),
+      ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
     });
     if (!response.ok) return undefined;
     return response.json();
@@ -223,9 +290,40 @@ acl {
 
   async stop(): Promise<void> {
     LocalConsulCluster.#running.delete(this);
+    await this.#dispatcher?.close();
     await this.#process.stop();
     await rm(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A CA, a server certificate for `datacenter` and a client certificate, made in `dir` by Consul's own
+ * commands (NOTES.md): `consul tls ca create` writes consul-agent-ca.pem and its key,
+ * `consul tls cert create -server -dc DC` writes DC-server-consul-0.pem (names server.DC.consul,
+ * localhost and 127.0.0.1) and `-client` writes DC-client-consul-0.pem.
+ */
+async function makeTlsFiles(
+  binary: string,
+  dir: string,
+  datacenter: string,
+): Promise<{ files: { caFile: string; certFile: string; keyFile: string }; material: ConsulTlsMaterial }> {
+  await run(binary, ['tls', 'ca', 'create'], { cwd: dir });
+  await run(binary, ['tls', 'cert', 'create', '-server', '-dc', datacenter], { cwd: dir });
+  await run(binary, ['tls', 'cert', 'create', '-client', '-dc', datacenter], { cwd: dir });
+  const path = (name: string): string => join(dir, name);
+  const files = {
+    caFile: path('consul-agent-ca.pem'),
+    certFile: path(`${datacenter}-server-consul-0.pem`),
+    keyFile: path(`${datacenter}-server-consul-0-key.pem`),
+  };
+  return {
+    files,
+    material: {
+      caCert: await readFile(files.caFile, 'utf8'),
+      clientCert: await readFile(path(`${datacenter}-client-consul-0.pem`), 'utf8'),
+      clientKey: await readFile(path(`${datacenter}-client-consul-0-key.pem`), 'utf8'),
+    },
+  };
 }
 
 /** Starts `count` datacenters (dc1, dc2, …) in parallel. On failure, stops any that did start. */
@@ -235,10 +333,13 @@ export async function startConsulClusters(
     binary = consulBinary(),
     prefix = 'dc',
     mode = 'dev',
-  }: { binary?: string; prefix?: string; mode?: ConsulMode } = {},
+    api = 'http',
+  }: { binary?: string; prefix?: string; mode?: ConsulMode; api?: ApiProtection } = {},
 ): Promise<LocalConsulCluster[]> {
   const results = await Promise.allSettled(
-    Array.from({ length: count }, (_, i) => LocalConsulCluster.start(binary, `${prefix}${i + 1}`, { mode })),
+    Array.from({ length: count }, (_, i) =>
+      LocalConsulCluster.start(binary, `${prefix}${i + 1}`, { mode, api }),
+    ),
   );
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = results.find((r) => r.status === 'rejected');

@@ -4,7 +4,7 @@ import { DEFAULT_SETTINGS, type PipelineSettings } from '#commons/workflows/cont
 import { LocalPipeline } from '../../local/pipeline';
 import { recordingCalls, type ConsulCall } from './consul-call-recorder';
 import { startMeshGateways, type SniRoutingGateway } from './sni-routing-gateway';
-import { startConsulClusters, type LocalConsulCluster } from './local-consul-cluster';
+import { startConsulClusters, type ApiProtection, type LocalConsulCluster } from './local-consul-cluster';
 import { startMoto, type MotoServer } from './moto';
 
 /** Everything an end-to-end test of the pipeline runs on, all of it real except Envoy. */
@@ -38,6 +38,8 @@ export async function startPipelineWorld(options: {
   settings?: Partial<Omit<PipelineSettings, 'secretPrefix' | 'maxAttempts'>>;
   /** Concurrent consumers per queue, as side-by-side Lambda instances (default 1). */
   consumers?: number;
+  /** How the clusters serve their API (default plain HTTP); see LocalConsulCluster.connectionTls. */
+  api?: ApiProtection;
 }): Promise<PipelineWorld> {
   const logLines: string[] = [];
   // Both streams: Powertools writes INFO to stdout and WARN/ERROR to stderr.
@@ -47,7 +49,10 @@ export async function startPipelineWorld(options: {
       return true;
     }),
   );
-  const [moto, clusters] = await Promise.all([startMoto(), startConsulClusters(options.clusters)]);
+  const [moto, clusters] = await Promise.all([
+    startMoto(),
+    startConsulClusters(options.clusters, { api: options.api ?? 'http' }),
+  ]);
   const gateways = await startMeshGateways(clusters);
   const published: PipelineEvent[] = [];
   const consulCalls: ConsulCall[] = [];

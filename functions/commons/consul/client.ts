@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 
 import type { Dispatcher } from 'undici';
 import { Agent } from './undici-core';
@@ -56,6 +56,12 @@ export interface ConsulClientOptions {
   caCert?: string;
   /** Name to verify the agent's certificate against (and send as SNI) when it differs from the host. */
   tlsServerName?: string;
+  /**
+   * PEM client certificate and its private key, for an agent that sets `verify_incoming` on HTTPS
+   * (https:// addresses only; both or neither). The key is held by the TLS connector only.
+   */
+  clientCert?: string;
+  clientKey?: string;
   /** Enterprise admin partition, sent as `?partition=`. Leave unset on CE, which rejects it. */
   partition?: string;
   /** Per-attempt timeout. Default 10 s. */
@@ -100,6 +106,7 @@ export class ConsulClient {
     }
     validateToken(options.token);
     if (options.caCert !== undefined) validateCaCert(options.caCert, url);
+    validateClientCertificate(options.clientCert, options.clientKey, url);
 
     let dispatcher = options.dispatcher;
     if (!dispatcher) {
@@ -107,6 +114,7 @@ export class ConsulClient {
         connect: {
           ...(options.caCert === undefined ? {} : { ca: options.caCert }),
           ...(options.tlsServerName === undefined ? {} : { servername: options.tlsServerName }),
+          ...(options.clientCert === undefined ? {} : { cert: options.clientCert, key: options.clientKey }),
           // Shorter than the request timeout, so an unreachable host surfaces as a connect timeout,
           // which (unlike a request timeout) proves the request was never sent.
           timeout: Math.min(5_000, Math.ceil(this.timeoutMs / 2)),
@@ -649,6 +657,46 @@ function validateCaCert(caCert: string, url: URL): void {
     new X509Certificate(caCert);
   } catch {
     throw new ValidationError('caCert is not a PEM certificate', 'caCert');
+  }
+}
+
+/** Both or neither, https only, a PEM certificate and the private key that belongs to it. */
+function validateClientCertificate(cert: string | undefined, key: string | undefined, url: URL): void {
+  if (cert === undefined && key === undefined) return;
+  if (cert === undefined || key === undefined) {
+    const missing = cert === undefined ? 'clientCert' : 'clientKey';
+    throw new ValidationError(
+      `${missing} is missing: clientCert and clientKey go together (a client certificate and its key)`,
+      missing,
+    );
+  }
+  if (url.protocol !== 'https:') {
+    throw new ValidationError('clientCert is only used with an https:// address', 'clientCert');
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(cert);
+  } catch {
+    throw new ValidationError('clientCert is not a PEM certificate', 'clientCert');
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(key);
+  } catch {
+    // Never quote the key, not even a part of it.
+    throw new ValidationError(
+      'clientKey is not a PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1)',
+      'clientKey',
+    );
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ValidationError('clientKey is not the private key of clientCert', 'clientKey');
+  }
+  if (Date.parse(certificate.validTo) < Date.now()) {
+    throw new ValidationError(
+      `clientCert expired on ${certificate.validTo}: issue a new client certificate`,
+      'clientCert',
+    );
   }
 }
 

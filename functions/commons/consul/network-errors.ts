@@ -67,10 +67,19 @@ export function errorFromNetworkFailure(
 
   if (isTlsFailure(code, detail)) {
     const wrongProtocol = /wrong version number|packet length too long|http request/i.test(detail);
+    // TLS alerts the agent sends when it verifies clients (verify_incoming on HTTPS): 116 "certificate
+    // required" when none was presented, 42/48 "bad certificate"/"unknown ca" when it does not trust it.
+    const clientRefused = /alert (certificate required|bad certificate|unknown ca|certificate unknown)/i.exec(
+      detail,
+    );
     const check = wrongProtocol
       ? 'The port does not speak TLS: use an http:// address, or the agent HTTPS port (ports.https)'
-      : "Check that caCert is the CA that signed the agent's HTTPS certificate (the CA file), and that the " +
-        "address host (or tlsServerName) is one of the certificate's names";
+      : clientRefused?.[1]?.toLowerCase() === 'certificate required'
+        ? 'The agent requires a client certificate (verify_incoming on HTTPS): set clientCert and clientKey in the connection secret'
+        : clientRefused !== null
+          ? "The agent refused the client certificate: clientCert and clientKey must be signed by a CA in the agent's ca_file, and not expired"
+          : "Check that caCert is the CA that signed the agent's HTTPS certificate (the CA file), and that the " +
+            "address host (or tlsServerName) is one of the certificate's names";
     return new ConsulTlsError(request, `${where}: TLS handshake failed (${detail}). ${check}.`, code, {
       cause,
     });

@@ -79,6 +79,14 @@ describe('redaction by shape, in any text', () => {
     expect(line({ message: text })).not.toContain(secret);
   });
 
+  it('keeps identifiers and state words in printed JSON and prose', () => {
+    const json = JSON.stringify({ id: UUID, gatewayToken: 'present', state: 'absent-in-consul' }, null, 2);
+    expect(redactText(json)).toBe(json);
+    expect(redactText(`peering id ${UUID}`)).toBe(`peering id ${UUID}`);
+    expect(line({ gatewayToken: 'absent-in-consul' })).toBe('{"gatewayToken":"absent-in-consul"}');
+    expect(redactText(`"secretId": "${UUID}"`)).toBe(`"secretId": "${REDACTED}"`);
+  });
+
   it('keeps prose after a secret-named word and a colon', () => {
     const text = '--token: a token is never passed on the command line; token: missing';
     expect(redactText(text)).toBe(text);

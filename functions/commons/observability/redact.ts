@@ -13,8 +13,10 @@
  * - and the exact values a caller knows are secret (the token it sent, the values it read).
  *
  * Not redacted: a UUID that is the whole value of an identifier field (`peeringId`, `messageId`,
- * `accessorId`, `function_request_id`, …: identifiers are what a reader follows a request by, and
- * are no credential), and ids with a prefix (`peerctl-<uuid>`, `drift-<uuid>`, `slack-<uuid>`).
+ * `accessorId`, `function_request_id`, …), or follows one in text (`"id": "<uuid>"`, `peering id
+ * <uuid>`): identifiers are what a reader follows a request by, and are no credential; ids with a
+ * prefix (`peerctl-<uuid>`, `drift-<uuid>`, `slack-<uuid>`); and a lower-case state word under a
+ * secret-sounding name (`gatewayToken: "present"`).
  */
 export const REDACTED = '[REDACTED]';
 
@@ -29,6 +31,18 @@ const REFERENCE_KEY =
 /** Identifier fields whose whole value may be a UUID and is kept (see the file comment). */
 const IDENTIFIER_KEY =
   /^(id|eventId|messageId|sourceMessageId|correlationId|correlation_id|peeringId|accessorId|AccessorID|ID|versionId|function_request_id|requestId|xray_trace_id)$/;
+
+/**
+ * A state under a secret-sounding name (`gatewayToken: "present"`, `"absent-in-consul"`): lower-case
+ * words only, short. No credential we handle looks like that (tokens are UUIDs or base64, the Slack
+ * signing secret is hex).
+ */
+const STATE_WORD = /^[a-z]+(-[a-z]+)*$/;
+const isStateWord = (value: string): boolean => value.length <= 24 && STATE_WORD.test(value);
+
+/** Text right before a UUID that says it is an identifier: `"peeringId": "`, `id=`, `peering id `. */
+const IDENTIFIER_BEFORE =
+  /(\b(id|ID|peeringId|accessorId|AccessorID|messageId|eventId|correlationId|requestId|versionId)\\*["']?\s*[:=]\s*\\*["']?|\b(peering|accessor|message|event|request|version) id\s+)$/;
 
 /** Not after `-` (a prefixed id such as `peerctl-<uuid>`) nor inside a longer run of hex. */
 const UUID = /(?<![0-9a-f-])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])/gi;
@@ -80,6 +94,7 @@ export function redactingReplacer(key: string, value: unknown): unknown {
   if (key !== '' && isSecretKey(key) && value !== undefined && value !== null && value !== '') {
     // A flag or a count under a secret-sounding name (`tokenRotated: true`) says nothing secret.
     if (typeof value === 'boolean' || typeof value === 'number') return value;
+    if (typeof value === 'string' && isStateWord(value)) return value;
     return REDACTED;
   }
   if (typeof value === 'string') return redactShapes(value, { uuids: !IDENTIFIER_KEY.test(key) });
@@ -109,6 +124,7 @@ function redactShapes(text: string, options: { uuids: boolean }): string {
       if (REFERENCE_KEY.test(key)) return match;
       // A quoted value keeps its quotes, so JSON in the text stays JSON.
       const quote = /^(\\*["'])/.exec(value)?.[1] ?? '';
+      if (isStateWord(value.slice(quote.length, value.length - quote.length))) return match;
       // Prose ("--token: a token is never passed…") is not a secret: after a colon, an unquoted
       // value must look like one (8 or more characters, not just lower-case letters).
       if (quote === '' && head.trimEnd().endsWith(':') && (value.length < 8 || /^[a-z]+$/.test(value)))
@@ -117,6 +133,10 @@ function redactShapes(text: string, options: { uuids: boolean }): string {
     })
     .replace(BASE64_JSON, REDACTED)
     .replace(BASE64_RUN, (run) => (looksRandom(run) ? REDACTED : run));
-  if (options.uuids) result = result.replace(UUID, REDACTED);
+  if (options.uuids) {
+    result = result.replace(UUID, (uuid: string, offset: number, whole: string) =>
+      IDENTIFIER_BEFORE.test(whole.slice(Math.max(0, offset - 40), offset)) ? uuid : REDACTED,
+    );
+  }
   return result;
 }
