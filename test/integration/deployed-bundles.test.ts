@@ -56,6 +56,7 @@ mesh      = "write"
 service "mesh-gateway" { policy = "write" }
 service_prefix "" { policy = "read" }
 node_prefix ""    { policy = "read" }
+key_prefix "consul-peering-automation/locks/" { policy = "write" }
 `;
 
 let runtime: LambdaRuntime;
@@ -344,7 +345,12 @@ test('peering.requested before onboarding is retried until both clusters are onb
   const retried = functionLogs('accept-peering').filter(
     (entry) => entry.message === 'will be retried' && entry.messageId === requestId,
   );
-  expect(retried[0]).toMatchObject({ reason: expect.any(String) as unknown, receiveCount: '1' });
+  // Handed back with a backoff delay (ChangeMessageVisibility), not left to the visibility timeout.
+  expect(retried[0]).toMatchObject({
+    reason: expect.any(String) as unknown,
+    receiveCount: expect.any(Number) as unknown,
+    retryInSeconds: expect.any(Number) as unknown,
+  });
 
   const [c1, c2] = [admin(dc1), admin(dc2)];
   expect((await c1.readPeering('dc2'))?.state).toBe('ACTIVE');
@@ -416,9 +422,9 @@ test('an init error (a missing environment variable) names the variable, with a 
   const fn = deployed.function('onboard-cluster');
   // The template's environment without the queue URLs (as if the stack had lost them).
   const environment = Object.fromEntries(
-    Object.entries(resolveEnvironment(fn, deployed.queues, moto.clientConfig)).filter(
-      ([name]) => !name.endsWith('_QUEUE_URL'),
-    ),
+    Object.entries(
+      resolveEnvironment(fn, deployed.queues, moto.clientConfig, new Set(synthesized.kmsKeys)),
+    ).filter(([name]) => !name.endsWith('_QUEUE_URL')),
   );
   const broken = await LambdaEmulator.start(runtime, {
     functionName: 'onboard-cluster-without-its-queues',

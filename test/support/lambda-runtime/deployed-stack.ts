@@ -78,7 +78,7 @@ export class DeployedStack {
     const { stack, runtime, aws } = options;
     for (const fn of stack.functions) {
       const environment = {
-        ...resolveEnvironment(fn, this.queues, aws),
+        ...resolveEnvironment(fn, this.queues, aws, new Set(stack.kmsKeys)),
         ...options.environment?.[fn.name],
       };
       const emulated = {
@@ -222,10 +222,17 @@ export function resolveEnvironment(
   fn: SynthesizedFunction,
   queues: Map<string, LocalQueue>,
   aws: MotoClientConfig,
+  kmsKeys: ReadonlySet<string> = new Set(),
 ): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const [name, value] of Object.entries(fn.environment)) {
-    environment[name] = resolveValue(value, queues, aws, () => `${fn.name}: environment variable ${name}`);
+    environment[name] = resolveValue(
+      value,
+      queues,
+      aws,
+      kmsKeys,
+      () => `${fn.name}: environment variable ${name}`,
+    );
   }
   return {
     ...environment,
@@ -244,6 +251,7 @@ function resolveValue(
   value: TemplateValue,
   queues: Map<string, LocalQueue>,
   aws: MotoClientConfig,
+  kmsKeys: ReadonlySet<string>,
   where: () => string,
 ): string {
   if (typeof value !== 'object') return String(value);
@@ -267,6 +275,8 @@ function resolveValue(
   }
   if ('Fn::GetAtt' in value) {
     const [id, attribute] = value['Fn::GetAtt'] as [string, string];
+    // moto takes any key ARN as a secret's KmsKeyId (it does not encrypt), so the key needs no creating.
+    if (kmsKeys.has(id) && attribute === 'Arn') return `arn:aws:kms:${aws.region}:123456789012:key/${id}`;
     const queue = queues.get(id);
     if (queue === undefined) return fail();
     if (attribute === 'Arn') return queue.arn;
@@ -276,7 +286,7 @@ function resolveValue(
   }
   if ('Fn::Join' in value) {
     const [separator, parts] = value['Fn::Join'] as [string, TemplateValue[]];
-    return parts.map((part) => resolveValue(part, queues, aws, where)).join(separator);
+    return parts.map((part) => resolveValue(part, queues, aws, kmsKeys, where)).join(separator);
   }
   return fail();
 }

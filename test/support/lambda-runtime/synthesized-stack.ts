@@ -14,6 +14,8 @@ export interface SynthesizedStack {
   stackName: string;
   functions: SynthesizedFunction[];
   queues: SynthesizedQueue[];
+  /** Logical ids of the template's KMS keys (the secrets' key is passed to functions by its ARN). */
+  kmsKeys: string[];
 }
 
 /** A CloudFormation value: a literal or an intrinsic (`{ Ref }`, `{ "Fn::GetAtt" }`, …). */
@@ -149,7 +151,7 @@ export async function readSynthesizedStack(cdkOut: string): Promise<SynthesizedS
       hasFunctionUrl: urls.includes(logicalId),
     });
   }
-  return { stackName, functions, queues };
+  return { stackName, functions, queues, kmsKeys: ofType('AWS::KMS::Key').map(([logicalId]) => logicalId) };
 }
 
 /** The function a bundle was built from: the `functions/<name>/index.ts` its source map lists. */
