@@ -210,7 +210,7 @@ test('one regeneration request delivered to three consumers at once regenerates 
   expect(await states(acceptor, dialer)).toBe('ACTIVE / ACTIVE');
 }, 120_000);
 
-test('three regenerations at once: all established, one secret version each, no token rejected', async () => {
+test('three regenerations at once: all established, coalesced into one new token, no token rejected', async () => {
   const [acceptor, dialer] = await peeredPair();
   const before = await tokenVersions(acceptor.datacenter, dialer.datacenter);
   const publishedBefore = world.published.length;
@@ -220,7 +220,8 @@ test('three regenerations at once: all established, one secret version each, no 
   );
   const endings = await Promise.all(ids.map((id) => ending(id)));
   expect(endings).toEqual(ids.map(() => ({ kind: 'established' })));
-  expect(await tokenVersions(acceptor.datacenter, dialer.datacenter)).toBe(before + 3);
+  // Each asked for a token newer than itself: the first generation is that for all three.
+  expect(await tokenVersions(acceptor.datacenter, dialer.datacenter)).toBe(before + 1);
   expect(dialRegenerations(world.published.slice(publishedBefore))).toEqual([]);
   expect(await states(acceptor, dialer)).toBe('ACTIVE / ACTIVE');
 }, 120_000);

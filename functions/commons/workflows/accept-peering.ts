@@ -158,9 +158,13 @@ async function decide(
     return { kind: 'generate', why: 'stored token is for an older peering' };
   const reuse = { kind: 'reuse' as const, versionId: stored.versionId, peeringId: peering.id };
   if (forced) {
-    // A redelivered regeneration request (SQS delivers at least once) must not regenerate twice.
+    // A redelivered regeneration request (SQS delivers at least once) must not regenerate twice, and
+    // a token generated after the request was made already is the new token it asked for (concurrent
+    // regenerations coalesce, and a late redelivery does not invalidate a newer token).
     if (token.data.requestId === event.id)
       return { ...reuse, why: 'this request already regenerated the token' };
+    if (token.data.generatedAt !== undefined && Date.parse(token.data.generatedAt) > Date.parse(event.time))
+      return { ...reuse, why: 'the token was regenerated after this request was made' };
     return { kind: 'generate', why: 'regeneration requested' };
   }
   return { ...reuse, why: `peering is ${peering.state}` };
