@@ -9,6 +9,7 @@ import { createOnboardClusterHandler } from '../functions/onboard-cluster/handle
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
 import { SecretBackedClusterDirectory, type ClusterConnection } from '#commons/clusters';
+import { FUNCTION_AWS_CLIENT_CONFIG } from '#commons/aws/client-config';
 import { ConsulClient } from '#commons/consul/client';
 import type { EventType, PipelineEvent } from '#commons/events/index';
 import { FileSecretStore } from '#commons/local/file-secret-store';
@@ -135,7 +136,7 @@ export class LocalPipeline {
       visibilityTimeoutSeconds?: number;
     },
   ): Promise<LocalPipeline> {
-    const sqs = new SQSClient(options.client ?? {});
+    const sqs = new SQSClient({ ...FUNCTION_AWS_CLIENT_CONFIG, ...options.client });
     const visibility = options.visibilityTimeoutSeconds ?? 30;
     const dlqUrl = await ensureSqsQueue(sqs, `${options.queueNamePrefix}-dead-letters`, {
       visibilityTimeoutSeconds: visibility,
@@ -150,7 +151,10 @@ export class LocalPipeline {
     };
     const dlq = sqsConsumable(sqs, dlqUrl);
     const secrets = new SecretsManagerSecretStore(
-      new SecretsManagerClient({ ...(options.client as Record<string, unknown> | undefined) }),
+      new SecretsManagerClient({
+        ...FUNCTION_AWS_CLIENT_CONFIG,
+        ...(options.client as Record<string, unknown> | undefined),
+      }),
     );
     const queues: Record<Stage, ConsumableQueue> = {
       onboard: await queue('onboard'),

@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { FUNCTION_AWS_CLIENT_CONFIG } from '../aws/client-config';
 import { SecretsManagerSecretStore } from '../aws/secrets-manager-secret-store';
 import { SqsQueue } from '../aws/sqs-queue';
 import { SecretBackedClusterDirectory } from '../clusters';
@@ -17,11 +18,11 @@ import { requiredEnv, settingsFromEnv } from './settings-from-env';
  * Built once per cold start at module scope. `AWS_ENDPOINT_URL` (read by the SDK) points it at moto.
  */
 export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = process.env) {
-  const sqs = new SQSClient({});
+  const sqs = new SQSClient(FUNCTION_AWS_CLIENT_CONFIG);
   const sqsQueue = (name: string) => new SqsQueue({ queueUrl: requiredEnv(name, env), client: sqs });
   const queue = (name: string): Queue => sqsQueue(name);
   const settings = settingsFromEnv(env);
-  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient({}), {
+  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient(FUNCTION_AWS_CLIENT_CONFIG), {
     kmsKeyId: settings.secretsKmsKeyId,
   });
   const outcomes = queue('OUTCOME_QUEUE_URL');

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { parseJsonOrUndefined } from '../json';
-import { PermanentError } from '../errors';
+import { ConsulAlreadyExistsError } from '../consul/errors';
+import { NotReadyError, PermanentError } from '../errors';
 import { gatewayTokenSecretName, TAG_KIND } from '../naming';
 import type { ConsulApi } from '../ports/consul-api';
 import type { SecretStore, SecretValue } from '../ports/secret-store';
@@ -41,8 +42,10 @@ export async function ensureGatewayToken(
   let policyChanged = false;
   let policy = await consul.readPolicyByName(policyName);
   if (policy === undefined) {
-    policy = await consul.createPolicy({ name: policyName, description, rules });
-    policyChanged = true;
+    ({ object: policy, created: policyChanged } = await createOrAdopt(`the policy "${policyName}"`, {
+      create: () => consul.createPolicy({ name: policyName, description, rules }),
+      read: () => consul.readPolicyByName(policyName),
+    }));
   } else if (policy.rules.trim() !== rules.trim()) {
     await consul.updatePolicy(policy.id, { name: policyName, description, rules });
     policyChanged = true;
@@ -70,19 +73,50 @@ export async function ensureGatewayToken(
 
   const existing = await consul.readToken(token.accessorId);
   if (existing !== undefined) return { accessorId: token.accessorId, policyChanged, tokenCreated: false };
-  await consul.createToken({
-    accessorId: token.accessorId,
-    secretId: token.secretId,
-    description,
-    policies: [{ name: token.policyName }],
+  const { secretId, policyName: tokenPolicy } = token;
+  const { created: tokenCreated } = await createOrAdopt(`the gateway token ${token.accessorId}`, {
+    create: () =>
+      consul.createToken({
+        accessorId: token.accessorId,
+        secretId,
+        description,
+        policies: [{ name: tokenPolicy }],
+      }),
+    read: () => consul.readToken(token.accessorId),
   });
   // A new token while an older one of ours exists means its secret was lost (deleted, or a crash before
   // the first run finished): the old token can no longer be handed to anyone, so it goes, and the
   // cluster keeps exactly one gateway token. Tokens someone else made with our policy are left alone.
+  // An adopted token gets the same sweep: the run that created it may have died before its sweep.
   for (const other of await consul.listTokensByPolicy(policy.id)) {
     if (other.accessorId !== token.accessorId && other.description === description) {
       await consul.deleteToken(other.accessorId);
     }
   }
-  return { accessorId: token.accessorId, policyChanged, tokenCreated: true };
+  return { accessorId: token.accessorId, policyChanged, tokenCreated };
+}
+
+/**
+ * Creates an ACL object whose name or AccessorID is ours, or adopts it when Consul says it exists.
+ * "Already exists" after a read said "absent" is real: a server that has just restarted can answer a
+ * read "ACL not found" for an object it holds (docs/chaos.md), and an earlier delivery may have
+ * created it after our read. Either way the object is the one we meant to create, so it is read again;
+ * if the read still says absent, Consul is not consistent yet and the step is retried.
+ */
+async function createOrAdopt<T>(
+  what: string,
+  { create, read }: { create: () => Promise<T>; read: () => Promise<T | undefined> },
+): Promise<{ object: T; created: boolean }> {
+  try {
+    return { object: await create(), created: true };
+  } catch (error) {
+    if (!(error instanceof ConsulAlreadyExistsError)) throw error;
+    const adopted = await read();
+    if (adopted === undefined) {
+      throw new NotReadyError(`Consul says ${what} already exists but does not return it yet`, {
+        cause: error,
+      });
+    }
+    return { object: adopted, created: false };
+  }
 }
