@@ -76,7 +76,7 @@ export const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * A failing establish takes ~7 s inside Consul (1 s gateway wait, then 3 s + 3 s of dialing) before
- * it answers (CONSUL.md §1), so it gets more than the default per-request budget.
+ * it answers (docs/consul-behaviour.md §1.2), so it gets more than the default per-request budget.
  */
 export const ESTABLISH_TIMEOUT_MS = 30_000;
 

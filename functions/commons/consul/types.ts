@@ -16,7 +16,7 @@ export interface CallOptions {
 // ---- peering ----
 
 /**
- * `ACTIVE` and `FAILING` are overlaid by the leader on each read, never stored (see CONSUL.md).
+ * `ACTIVE` and `FAILING` are overlaid by the leader on each read, never stored (docs/consul-behaviour.md §1.1).
  * `UNKNOWN` stands for a state name this client does not know; `rawState` keeps Consul's text.
  */
 export type PeeringState =
@@ -115,7 +115,7 @@ export interface AgentCheckDefinition {
   Notes?: string;
 }
 
-/** Body of `PUT /v1/agent/service/register` (see CONSUL.md §3 for the mesh-gateway shape). */
+/** Body of `PUT /v1/agent/service/register` (docs/consul-behaviour.md §3.1 for the mesh-gateway shape). */
 export interface AgentServiceRegistration {
   Kind?: string;
   ID?: string;

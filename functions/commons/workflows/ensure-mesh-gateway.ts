@@ -11,7 +11,7 @@ export interface GatewayAddresses {
 
 /**
  * Ensures a mesh gateway is registered, in the shape `consul connect envoy -gateway=mesh -register`
- * gives it (CONSUL.md §3), with a TCP check on its LAN address. Written only when the registered
+ * gives it (docs/consul-behaviour.md §3.1), with a TCP check on its LAN address. Written only when the registered
  * instance differs from the wanted addresses. The `wan` address is what peering tokens will carry.
  */
 export async function ensureMeshGatewayRegistered(
