@@ -68,11 +68,16 @@ test('peerctl unpeer SIGKILLed before its second write, then run again, deletes 
   expectConverged(result);
 }, 300_000);
 
-// The dialer's restart after onboarding (restart-dc2-dial, restart-dc2-activation) is left to the full
-// matrix: it fails now and then on a bug in ensureGatewayToken (docs/chaos.md, "What the faults found").
-test("the acceptor's Consul is killed during accept and after establish, the dialer's during onboarding; all restart with their state", async () => {
+// restart-dc2-activation once dead-lettered about 1 run in 3 (a restarted server read the gateway token
+// as absent, then refused its creation): docs/chaos.md, "What the faults found". It stays in CI.
+test("the acceptor's Consul is killed during accept and after establish, the dialer's during onboarding and after establish; all restart with their state", async () => {
   await runAll(
-    pick(restartScenarios(), ['restart-dc1-accept', 'restart-dc1-activation', 'restart-dc2-onboarding']),
+    pick(restartScenarios(), [
+      'restart-dc1-accept',
+      'restart-dc1-activation',
+      'restart-dc2-onboarding',
+      'restart-dc2-activation',
+    ]),
   );
 }, 500_000);
 
