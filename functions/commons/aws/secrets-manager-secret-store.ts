@@ -19,6 +19,7 @@ import type {
   SecretValue,
   SecretVersionSelector,
 } from '#commons/ports/secret-store';
+import { isRetryableAwsError } from './sdk-errors';
 
 /**
  * A Secrets Manager call that failed, named by operation and secret. `retryable` follows the SDK's own
@@ -221,39 +222,13 @@ function required(value: string | undefined, operation: string, name: string, fi
   return value;
 }
 
-const RETRYABLE_CODES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'InternalServiceError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-]);
-
-interface SdkErrorShape {
-  $fault?: unknown;
-  $retryable?: unknown;
-  $metadata?: unknown;
-}
-
 function wrap(error: unknown, operation: string, name: string | undefined, secretValue?: string): Error {
   if (error instanceof AutomationError) return error;
-  const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
   const code = errorName(error) ?? 'UnknownError';
   const detail = error instanceof Error ? error.message : String(error);
   // Service messages do not echo secret values, but an error message must never carry one.
   const leaks = secretValue !== undefined && secretValue !== '' && detail.includes(secretValue);
-  const retryable =
-    RETRYABLE_CODES.has(code) ||
-    sdk.$retryable !== undefined ||
-    sdk.$fault === 'server' ||
-    sdk.$metadata === undefined; // not a service response: a network failure or a timeout
+  const retryable = isRetryableAwsError(error);
   const subject = name === undefined ? '' : ` for secret '${name}'`;
   return new SecretsManagerError(
     operation,

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { AutomationError } from '#commons/errors';
 import type { OutgoingMessage, Queue, SentMessage, SourceQueue } from '#commons/ports/queue';
+import { isRetryableAwsError } from './sdk-errors';
 
 export interface SqsQueueOptions {
   queueUrl: string;
@@ -219,14 +220,9 @@ export class SqsQueue implements Queue, SourceQueue {
 
   private wrap(error: unknown, operation: string): SqsError | AutomationError {
     if (error instanceof AutomationError) return error;
-    const sdk = (typeof error === 'object' && error !== null ? error : {}) as SdkErrorShape;
     const code = error instanceof Error ? error.name : 'UnknownError';
     const detail = error instanceof Error ? error.message : String(error);
-    const retryable =
-      RETRYABLE_CODES.has(code) ||
-      sdk.$retryable !== undefined ||
-      sdk.$fault === 'server' ||
-      sdk.$metadata === undefined; // not a service response: a network failure or a timeout
+    const retryable = isRetryableAwsError(error);
     return new SqsError(
       operation,
       this.queueUrl,
@@ -239,25 +235,6 @@ export class SqsQueue implements Queue, SourceQueue {
     );
   }
 }
-
-interface SdkErrorShape {
-  $fault?: unknown;
-  $retryable?: unknown;
-  $metadata?: unknown;
-}
-
-const RETRYABLE_CODES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'RequestThrottled',
-  'AWS.SimpleQueueService.RequestThrottled',
-  'KmsThrottled',
-  'InternalError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'RequestTimeout',
-  'TimeoutError',
-]);
 
 function stringAttributes(attributes: Record<string, string>): Record<string, MessageAttributeValue> {
   return Object.fromEntries(
