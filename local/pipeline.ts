@@ -23,8 +23,13 @@ import type { Queue, SourceQueue } from '#commons/ports/queue';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
-import type { SqsBatchHandler } from '#commons/local/in-process-queue';
-import { ensureSqsQueue, pollSqs } from './sqs-event-source';
+import {
+  inProcessEventSource,
+  runEventSource,
+  type EventSourceBackend,
+  type SqsBatchHandler,
+} from './event-source';
+import { ensureSqsQueue, sqsEventSource } from './sqs-event-source';
 
 /**
  * As the deployed queues (infra/constructs/defaults.ts): a backstop for records that crash the
@@ -104,15 +109,9 @@ export class LocalPipeline {
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 5,
         deadLetter: { target: deadLetters, maxReceiveCount: MAX_RECEIVE_COUNT },
       });
-      return Object.assign(q, {
-        consume: (handler: SqsBatchHandler, signal: AbortSignal, batchSize?: number) =>
-          q.poll(handler, { signal, waitMs: 1_000, ...(batchSize === undefined ? {} : { max: batchSize }) }),
-      });
+      return consumable(q, inProcessEventSource(q));
     };
-    const dlq = Object.assign(deadLetters, {
-      consume: (handler: SqsBatchHandler, signal: AbortSignal) =>
-        deadLetters.poll(handler, { signal, waitMs: 1_000 }),
-    });
+    const dlq = consumable(deadLetters, inProcessEventSource(deadLetters));
     const secrets = new FileSecretStore(
       options.secretsFile === undefined ? {} : { path: options.secretsFile },
     );
@@ -320,12 +319,15 @@ function deadLetterOf(record: SQSRecord): DeadLetter {
 }
 
 function sqsConsumable(sqs: SQSClient, queueUrl: string): ConsumableQueue {
-  const queue = new SqsQueue({ queueUrl, client: sqs });
+  return consumable(new SqsQueue({ queueUrl, client: sqs }), sqsEventSource(sqs, queueUrl));
+}
+
+/** A queue to publish to, and the event source that feeds its consumers from it. */
+function consumable(queue: Queue & SourceQueue, source: EventSourceBackend): ConsumableQueue {
   return {
     send: (message) => queue.send(message),
     retryAfter: (receiptHandle, seconds) => queue.retryAfter(receiptHandle, seconds),
-    sendBatch: (messages) => queue.sendBatch(messages),
     consume: (handler, signal, batchSize) =>
-      pollSqs(sqs, queueUrl, handler, { signal, ...(batchSize === undefined ? {} : { max: batchSize }) }),
+      runEventSource(source, handler, { signal, ...(batchSize === undefined ? {} : { batchSize }) }),
   };
 }

@@ -74,7 +74,6 @@ beforeEach(() => {
       deadLettered.push(message);
       return Promise.resolve({ messageId: 'dlq' });
     },
-    sendBatch: () => Promise.reject(new Error('unused')),
   };
   const log: WorkflowLog = {
     info: (message, attributes = {}) => logged.push({ level: 'info', message, attributes }),

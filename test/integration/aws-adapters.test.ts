@@ -6,7 +6,6 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import {
   CreateQueueCommand,
-  DeleteMessageCommand,
   ReceiveMessageCommand,
   SQSClient,
   type Message,
@@ -227,68 +226,5 @@ describe('SqsQueue on moto', () => {
       'event-type': { DataType: 'String', StringValue: 'peering.requested' },
       'correlation-id': { DataType: 'String', StringValue: 'c-1' },
     });
-  });
-
-  test('FIFO queue: group and deduplication id, a repeat is dropped, per-message delay is ignored', async () => {
-    const queueUrl = await createQueue('work.fifo', { FifoQueue: 'true' });
-    const queue = new SqsQueue({ queueUrl, client: sqs });
-    expect(queue.fifo).toBe(true);
-
-    await queue.send({ body: 'first', groupId: 'dc1', deduplicationId: 'event-1', delaySeconds: 30 });
-    await queue.send({ body: 'first again', groupId: 'dc1', deduplicationId: 'event-1' });
-    await queue.send({ body: 'second', groupId: 'dc1', deduplicationId: 'event-2' });
-
-    const messages = await receiveAll(queueUrl, 2);
-    expect(messages.map((message) => message.Body)).toEqual(['first', 'second']);
-    expect(messages.map((message) => message.Attributes?.MessageGroupId)).toEqual(['dc1', 'dc1']);
-    expect(messages.map((message) => message.Attributes?.MessageDeduplicationId)).toEqual([
-      'event-1',
-      'event-2',
-    ]);
-    const more = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 0 }));
-    expect(more.Messages ?? []).toHaveLength(0);
-  });
-
-  test('sendBatch sends 25 messages in batches of 10 and returns their ids in order', async () => {
-    const queueUrl = await createQueue('batch');
-    const queue = new SqsQueue({ queueUrl, client: sqs });
-    const bodies = Array.from({ length: 25 }, (_, i) => `message-${i}`);
-
-    const sent = await queue.sendBatch(bodies.map((body) => ({ body, attributes: { index: body } })));
-    expect(sent).toHaveLength(25);
-    expect(new Set(sent.map((message) => message.messageId)).size).toBe(25);
-
-    const received = await receiveAll(queueUrl, 25);
-    const byId = new Map(received.map((message) => [message.MessageId, message]));
-    expect(byId.size).toBe(25);
-    sent.forEach(({ messageId }, i) => {
-      expect(byId.get(messageId)?.Body).toBe(bodies[i]);
-      expect(byId.get(messageId)?.MessageAttributes?.index?.StringValue).toBe(bodies[i]);
-    });
-  });
-
-  test('sendBatch on a FIFO queue keeps group order across batches', async () => {
-    const queueUrl = await createQueue('ordered.fifo', { FifoQueue: 'true' });
-    const queue = new SqsQueue({ queueUrl, client: sqs });
-    const messages = Array.from({ length: 25 }, (_, i) => ({
-      body: `m${i}`,
-      groupId: 'dc1',
-      deduplicationId: `d${i}`,
-    }));
-
-    await queue.sendBatch(messages);
-    const received: Message[] = [];
-    const deadline = Date.now() + 10_000;
-    // A FIFO group delivers nothing more while a message of it is in flight: delete as we go.
-    while (received.length < 25 && Date.now() < deadline) {
-      const batch = await receiveAll(queueUrl, 1, 2_000);
-      received.push(...batch);
-      for (const message of batch) {
-        await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
-        );
-      }
-    }
-    expect(received.map((message) => message.Body)).toEqual(messages.map((message) => message.body));
   });
 });
