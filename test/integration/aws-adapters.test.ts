@@ -4,12 +4,7 @@ import {
   ListSecretVersionIdsCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  CreateQueueCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
 import { secretKeyFindings } from '#commons/workflows/drift/secret-keys';
