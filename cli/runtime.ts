@@ -10,19 +10,19 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
-import { parseConnection, SecretBackedClusterDirectory, type ClusterConnection } from '#commons/clusters';
+import { parseConnection, type ClusterConnection } from '#commons/clusters';
 import { ConsulClient } from '#commons/consul/client';
 import type { PipelineEvent } from '#commons/events/index';
 import { parseJsonOrUndefined } from '#commons/json';
 import { defaultSecretFilePath } from '#commons/local/file-secret-store';
 import { clusterSecretName } from '#commons/naming';
 import { workflowLog } from '#commons/observability/logger';
-import { systemClock } from '#commons/ports/clock';
 import type { ConsulApi } from '#commons/ports/consul-api';
 import type { EventPublisher } from '#commons/ports/event-publisher';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher, type EventRoutes } from '#commons/queue-event-publisher';
 import { secretsKmsKeyIdFromEnv, settingsFromEnv } from '#commons/wiring/settings-from-env';
+import { buildWorkflowContext } from '#commons/wiring/workflow-context';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
 import { LocalPipeline } from '../local/pipeline';
 import { messageOf, OperationError, UsageError } from './errors';
@@ -264,6 +264,7 @@ class AwsRuntime extends BaseRuntime {
     this.secrets = new SecretsManagerSecretStore(secretsManager, {
       kmsKeyId: secretsKmsKeyIdFromEnv(options.env),
     });
+    // peerctl starts requests only: it publishes to the first two steps' queues, never to the others.
     const routes: Partial<EventRoutes> = {};
     const { onboardQueueUrl, acceptQueueUrl } = options.backend;
     if (onboardQueueUrl !== undefined)
@@ -285,18 +286,13 @@ class AwsRuntime extends BaseRuntime {
   }
 
   workflowContext(): WorkflowContext {
-    this.#context ??= {
+    this.#context ??= buildWorkflowContext({
       secrets: this.secrets,
-      clusters: new SecretBackedClusterDirectory(
-        this.secrets,
-        (connection) => this.track(consulClientFor(connection)),
-        this.settings.secretPrefix,
-      ),
+      consul: (connection) => this.track(consulClientFor(connection)),
       events: this.#publisher,
-      clock: systemClock,
       log: workflowLog(progressLogger('peerctl', false, this.out, 0)),
       settings: this.settings,
-    };
+    });
     return this.#context;
   }
 }

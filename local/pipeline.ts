@@ -8,21 +8,21 @@ import { createDialPeeringHandler } from '../functions/dial-peering/handler';
 import { createOnboardClusterHandler } from '../functions/onboard-cluster/handler';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
-import { SecretBackedClusterDirectory, type ClusterConnection } from '#commons/clusters';
+import type { ClusterConnection } from '#commons/clusters';
 import { FUNCTION_AWS_CLIENT_CONFIG } from '#commons/aws/client-config';
 import { ConsulClient } from '#commons/consul/client';
-import type { EventType, PipelineEvent } from '#commons/events/index';
+import type { PipelineEvent } from '#commons/events/index';
 import { FileSecretStore } from '#commons/local/file-secret-store';
 import { parseJsonOrUndefined } from '#commons/json';
 import { InProcessQueue } from '#commons/local/in-process-queue';
 import { workflowLog } from '#commons/observability/logger';
-import { systemClock } from '#commons/ports/clock';
 import type { EventPublisher } from '#commons/ports/event-publisher';
 import type { ConsulApi } from '#commons/ports/consul-api';
 import type { Queue, SourceQueue } from '#commons/ports/queue';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
+import { buildWorkflowContext, eventRoutes } from '#commons/wiring/workflow-context';
 import {
   inProcessEventSource,
   runEventSource,
@@ -84,13 +84,7 @@ export class LocalPipeline {
     private readonly deadLetters: ConsumableQueue,
     private readonly options: LocalPipelineOptions,
   ) {
-    const routes = new QueueEventPublisher({
-      'cluster.registered': queues.onboard,
-      'peering.requested': queues.accept,
-      'peering.acceptor-ready': queues.dial,
-      'peering.established': queues.outcomes,
-      'peering.failed': queues.outcomes,
-    } satisfies Record<EventType, Queue>);
+    const routes = new QueueEventPublisher(eventRoutes(queues));
     this.publisher = {
       publish: async (event, publishOptions) => {
         options.onEvent?.(event);
@@ -167,22 +161,16 @@ export class LocalPipeline {
   /** The workflow context the handlers run with (the same shape the Lambda wiring builds). */
   workflowContext(): WorkflowContext {
     const { settings, logger, wrapConsul, wrapSecrets, wrapEvents } = this.options;
-    const secrets = wrapSecrets === undefined ? this.secrets : wrapSecrets(this.secrets);
-    return {
-      secrets,
-      clusters: new SecretBackedClusterDirectory(
-        secrets,
-        (connection: ClusterConnection) => {
-          const api = new ConsulClient(connection);
-          return wrapConsul === undefined ? api : wrapConsul(connection.address, api);
-        },
-        settings.secretPrefix,
-      ),
+    return buildWorkflowContext({
+      secrets: wrapSecrets === undefined ? this.secrets : wrapSecrets(this.secrets),
+      consul: (connection: ClusterConnection) => {
+        const api = new ConsulClient(connection);
+        return wrapConsul === undefined ? api : wrapConsul(connection.address, api);
+      },
       events: wrapEvents === undefined ? this.publisher : wrapEvents(this.publisher),
-      clock: systemClock,
       log: workflowLog(logger),
       settings,
-    };
+    });
   }
 
   /** Starts the three consumers (as Lambda would) and the outcome collector. */

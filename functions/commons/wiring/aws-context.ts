@@ -4,14 +4,11 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { FUNCTION_AWS_CLIENT_CONFIG } from '../aws/client-config';
 import { SecretsManagerSecretStore } from '../aws/secrets-manager-secret-store';
 import { SqsQueue } from '../aws/sqs-queue';
-import { SecretBackedClusterDirectory } from '../clusters';
 import { ConsulClient } from '../consul/client';
 import { workflowLog } from '../observability/logger';
-import { systemClock } from '../ports/clock';
 import type { Queue, SourceQueue } from '../ports/queue';
-import { QueueEventPublisher } from '../queue-event-publisher';
-import type { WorkflowContext } from '../workflows/context';
 import { requiredEnv, settingsFromEnv } from './settings-from-env';
+import { buildWorkflowContext } from './workflow-context';
 
 /**
  * Production wiring: Secrets Manager, one SQS queue per consuming function, Consul over HTTPS.
@@ -25,25 +22,18 @@ export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = proc
   const secrets = new SecretsManagerSecretStore(new SecretsManagerClient(FUNCTION_AWS_CLIENT_CONFIG), {
     kmsKeyId: settings.secretsKmsKeyId,
   });
-  const outcomes = queue('OUTCOME_QUEUE_URL');
-  const context: WorkflowContext = {
+  const context = buildWorkflowContext({
     secrets,
-    clusters: new SecretBackedClusterDirectory(
-      secrets,
-      (connection) => new ConsulClient(connection),
-      settings.secretPrefix,
-    ),
-    events: new QueueEventPublisher({
-      'cluster.registered': queue('ONBOARD_QUEUE_URL'),
-      'peering.requested': queue('ACCEPT_QUEUE_URL'),
-      'peering.acceptor-ready': queue('DIAL_QUEUE_URL'),
-      'peering.established': outcomes,
-      'peering.failed': outcomes,
-    }),
-    clock: systemClock,
+    consul: (connection) => new ConsulClient(connection),
+    events: {
+      onboard: queue('ONBOARD_QUEUE_URL'),
+      accept: queue('ACCEPT_QUEUE_URL'),
+      dial: queue('DIAL_QUEUE_URL'),
+      outcomes: queue('OUTCOME_QUEUE_URL'),
+    },
     log: workflowLog(logger),
     settings,
-  };
+  });
   return {
     context,
     deadLetters: queue('DEAD_LETTER_QUEUE_URL'),
