@@ -623,10 +623,12 @@ export function awsScenarios(): Scenario[] {
       awsErrors.serverError(),
       { forMs: 5_000 },
     ),
-    // Longer than the retry budget of this world's queues (5 deliveries, 2 s visibility timeout).
+    // Longer than the SDK's own retries by far: the handlers hand records back by backoff (capped at
+    // 2 s in this world) until the outage ends, well within the 300 s retry budget. Before retries
+    // backed off with a budget, this outage outlived the queues' 5 deliveries and was dead-lettered.
     awsScenario(
       'sm-5xx-20s',
-      '500 InternalFailure for 20 s (beyond the queue retry budget)',
+      '500 InternalFailure for 20 s (far beyond the SDK retries)',
       'secretsmanager',
       ['GetSecretValue', 'PutSecretValue', 'CreateSecret'],
       awsErrors.serverError(),
