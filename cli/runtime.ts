@@ -28,10 +28,8 @@ import { LocalPipeline } from '../local/pipeline';
 import { messageOf, OperationError, UsageError } from './errors';
 import type { Output } from './io';
 import type { BackendChoice } from './options';
-import { describeEvent, progressLogger } from '../local/progress';
+import { describeEvent, localLogger, progressHooks } from '../local/progress';
 
-/** The local queues' redrive (LocalPipeline): after this many deliveries a message is dead-lettered. */
-const LOCAL_MAX_DELIVERIES = 5;
 /** Per-request budget of the CLI's own Consul reads: a dead cluster must not stall a status for long. */
 const CONSUL_TIMEOUT_MS = 5_000;
 
@@ -157,9 +155,10 @@ class LocalRuntime extends BaseRuntime {
     const secretsFile = options.backend.secretsFile ?? defaultSecretFilePath(options.env);
     this.#pipeline = LocalPipeline.inProcess({
       settings,
-      logger: progressLogger('peerctl', options.backend.verbose, options.out, LOCAL_MAX_DELIVERIES),
+      logger: localLogger('peerctl', options.backend.verbose),
+      hooks: progressHooks(options.out),
       onEvent: (event) => {
-        // A re-check is not a change: the dialer's reason for waiting is shown once instead (progressLogger).
+        // A re-check is not a change: the dialer's reason for waiting is shown once instead (progressHooks).
         if (event.type === 'peering.acceptor-ready' && event.data.attempt > 0) return;
         options.out.progress(describeEvent(event));
       },
@@ -215,9 +214,7 @@ class LocalRuntime extends BaseRuntime {
       .find((d) => d.correlationId === request.correlationId && same(namesOf(d.body)));
     if (letter === undefined) return undefined;
     const message =
-      letter.reason === 'retries-exhausted'
-        ? `gave up after ${LOCAL_MAX_DELIVERIES} deliveries (the retries above say why)`
-        : letter.error;
+      letter.reason === 'retries-exhausted' ? `${letter.error} (the retries above say why)` : letter.error;
     return { status: 'failed', reason: letter.reason, message };
   }
 
@@ -290,7 +287,7 @@ class AwsRuntime extends BaseRuntime {
       secrets: this.secrets,
       consul: (connection) => this.track(consulClientFor(connection)),
       events: this.#publisher,
-      log: workflowLog(progressLogger('peerctl', false, this.out, 0)),
+      log: workflowLog(localLogger('peerctl', false)),
       settings: this.settings,
     });
     return this.#context;

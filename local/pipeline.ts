@@ -21,7 +21,8 @@ import type { ConsulApi } from '#commons/ports/consul-api';
 import type { Queue, SourceQueue } from '#commons/ports/queue';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher } from '#commons/queue-event-publisher';
-import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
+import type { PipelineSettings, WorkflowContext, WorkflowHooks } from '#commons/workflows/context';
+import type { QueueHandlerHooks } from '#commons/handler/queue-handler';
 import { buildWorkflowContext, eventRoutes } from '#commons/wiring/workflow-context';
 import {
   inProcessEventSource,
@@ -50,6 +51,8 @@ export interface LocalPipelineOptions {
   logger: Logger;
   /** Called for every event published, for progress output (never holds secret values). */
   onEvent?: (event: PipelineEvent) => void;
+  /** Told of retries, dead letters and waits, for progress output. */
+  hooks?: QueueHandlerHooks & WorkflowHooks;
   /**
    * Concurrent consumers per queue (default 1). Lambda runs several instances of a function side by
    * side, each with its own batches; K > 1 reproduces that, as the concurrency tests do.
@@ -170,6 +173,7 @@ export class LocalPipeline {
       events: wrapEvents === undefined ? this.publisher : wrapEvents(this.publisher),
       log: workflowLog(logger),
       settings,
+      ...(this.options.hooks === undefined ? {} : { hooks: this.options.hooks }),
     });
   }
 
@@ -184,7 +188,13 @@ export class LocalPipeline {
       name: string,
       stage: 'onboard' | 'accept' | 'dial',
       queue: ConsumableQueue,
-      create: (c: WorkflowContext, d: Queue, l: Logger, s: SourceQueue) => Parameters<typeof asLambda>[1],
+      create: (
+        c: WorkflowContext,
+        d: Queue,
+        l: Logger,
+        s: SourceQueue,
+        h?: QueueHandlerHooks,
+      ) => Parameters<typeof asLambda>[1],
     ) => {
       // Each consumer is its own "instance": its own handler (the batch processor and the logger's
       // correlation keys are per invocation state), as separate Lambda instances have.
@@ -192,7 +202,13 @@ export class LocalPipeline {
       const consumers = Math.max(1, source?.consumers ?? this.options.consumers ?? 1);
       return Array.from({ length: consumers }, () => {
         const log = logger.createChild({ serviceName: name });
-        const handler = create({ ...context, log: workflowLog(log) }, this.deadLetters, log, queue);
+        const handler = create(
+          { ...context, log: workflowLog(log) },
+          this.deadLetters,
+          log,
+          queue,
+          this.options.hooks,
+        );
         return queue.consume(asLambda(name, handler), signal, source?.batchSize);
       });
     };

@@ -1,10 +1,11 @@
 /**
  * Progress lines for people watching the local pipeline (npm run demo, npm start, peerctl): one per
- * event the pipeline publishes, and one per retry or dead letter it logs.
+ * event the pipeline publishes, and one per retry, dead letter or new reason to wait.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import type { LogItemExtraInput, LogItemMessage } from '@aws-lambda-powertools/logger/types';
 import type { PipelineEvent } from '#commons/events/index';
+import type { QueueHandlerHooks } from '#commons/handler/queue-handler';
+import type { WorkflowHooks } from '#commons/workflows/context';
 import { redactingReplacer } from '#commons/observability/redact';
 
 export function describeEvent(event: PipelineEvent): string {
@@ -22,69 +23,36 @@ export function describeEvent(event: PipelineEvent): string {
   }
 }
 
+/** The handlers' logger for the local pipeline: JSON logs (to stdout) only with --verbose, redacted. */
+export function localLogger(serviceName: string, verbose: boolean): Logger {
+  return new Logger({
+    serviceName,
+    logLevel: verbose ? 'INFO' : 'SILENT',
+    jsonReplacerFn: redactingReplacer,
+  });
+}
+
 /**
- * The handlers' logger for the local pipeline: JSON logs only with --verbose (Powertools writes them to
- * stdout), and in any case progress lines: one per retry and dead letter, and one per new reason the
- * dialer gives for waiting (not one per re-check). Attributes go through the logger's redaction
- * first, like every log line. The pipeline gives each function a child logger, wrapped the same way.
+ * Progress lines from the handlers' and workflows' hooks: one per retry and dead letter, and one per
+ * new reason the dialer gives for waiting (not one per re-check). The hooks hand over scrubbed
+ * messages; nothing here reads log text.
  */
-export function progressLogger(
-  serviceName: string,
-  verbose: boolean,
-  out: { progress(line: string): void },
-  maxDeliveries: number,
-): Logger {
+export function progressHooks(out: { progress(line: string): void }): QueueHandlerHooks & WorkflowHooks {
   const waitsShown = new Set<string>();
-  const attributesOf = (extra: unknown): Record<string, unknown> =>
-    typeof extra !== 'object' || extra === null || extra instanceof Error
-      ? {}
-      : (JSON.parse(JSON.stringify(extra, redactingReplacer)) as Record<string, unknown>);
-  const text = (value: unknown): string => (typeof value === 'string' ? value : '');
-  const messageOf = (input: LogItemMessage): string =>
-    typeof input === 'string' ? input : JSON.stringify(input, redactingReplacer);
-  const problemLine = (input: LogItemMessage, extra: unknown): string => {
-    const message = messageOf(input);
-    const { reason, error, receiveCount } = attributesOf(extra);
-    const cause = `${text(reason) === '' ? '' : `${text(reason)}: `}${text(error)}`;
-    if (message === 'will be retried')
-      return `retry                   ${cause} (delivery ${text(receiveCount)} of ${maxDeliveries})`;
-    if (message.startsWith('permanent failure')) return `dead-lettered           ${cause}`;
-    return `warning                 ${message}${cause === '' ? '' : ` (${cause})`}`;
+  return {
+    onRetry: ({ reason, message, receiveCount, retryInSeconds }) => {
+      out.progress(
+        `retry                   ${reason}: ${message} (delivery ${receiveCount}; again in ${retryInSeconds} s)`,
+      );
+    },
+    onDeadLetter: ({ reason, message }) => {
+      out.progress(`dead-lettered           ${reason}: ${message}`);
+    },
+    onWaiting: ({ reason, detail, delaySeconds }) => {
+      const line = `waiting                 ${reason}: ${detail}`;
+      if (waitsShown.has(line)) return;
+      waitsShown.add(line);
+      out.progress(`${line} (checked again in ${delaySeconds} s, then by backoff)`);
+    },
   };
-  const wrap = (logger: Logger): Logger => {
-    const [warn, error, info, createChild] = [
-      logger.warn.bind(logger),
-      logger.error.bind(logger),
-      logger.info.bind(logger),
-      logger.createChild.bind(logger),
-    ];
-    logger.warn = (input: LogItemMessage, ...extra: LogItemExtraInput): void => {
-      out.progress(problemLine(input, extra[0]));
-      warn(input, ...extra);
-    };
-    logger.error = (input: LogItemMessage, ...extra: LogItemExtraInput): void => {
-      out.progress(problemLine(input, extra[0]));
-      error(input, ...extra);
-    };
-    logger.info = (input: LogItemMessage, ...extra: LogItemExtraInput): void => {
-      if (messageOf(input) === 'will check again') {
-        const { reason, detail, delaySeconds } = attributesOf(extra[0]);
-        const line = `waiting                 ${text(reason)}: ${text(detail)} (checked again every ${String(delaySeconds)} s)`;
-        if (!waitsShown.has(line)) {
-          waitsShown.add(line);
-          out.progress(line);
-        }
-      }
-      info(input, ...extra);
-    };
-    logger.createChild = (options) => wrap(createChild(options));
-    return logger;
-  };
-  return wrap(
-    new Logger({
-      serviceName,
-      logLevel: verbose ? 'INFO' : 'SILENT',
-      jsonReplacerFn: redactingReplacer,
-    }),
-  );
 }

@@ -20,14 +20,12 @@ import { defaultSecretFilePath } from '#commons/local/file-secret-store';
 import { clusterSecretName } from '#commons/naming';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { LocalPipeline } from './pipeline';
-import { describeEvent, progressLogger } from './progress';
+import { describeEvent, localLogger, progressHooks } from './progress';
 import { DEFAULT_CONFIG_FILE, loadRunConfig, RunConfigError, type RunConfig } from './run-config';
 
 const EXIT = { established: 0, failed: 1, badInput: 2, interrupted: 130 } as const;
 const DEFAULT_TIMEOUT_SECONDS = 300;
 const QUEUE_NAME_PREFIX = 'consul-peering-local';
-/** The queues' maxReceiveCount (LocalPipeline): after this many failed deliveries a message is dead-lettered. */
-const MAX_DELIVERIES = 5;
 /** Both backends: above the longest handler run (dial polls for ACTIVE for 15 s), as AWS advises. */
 const VISIBILITY_TIMEOUT_SECONDS = 30;
 
@@ -324,7 +322,8 @@ async function main(argv: string[]): Promise<number> {
   const settings = { ...DEFAULT_SETTINGS, secretPrefix };
   const pipelineOptions = {
     settings,
-    logger: progressLogger('local-start', cli.verbose, { progress: step }, MAX_DELIVERIES),
+    logger: localLogger('local-start', cli.verbose),
+    hooks: progressHooks({ progress: step }),
     onEvent: (event: PipelineEvent) => {
       step(describeEvent(event));
     },

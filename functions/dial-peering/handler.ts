@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { createQueueHandler } from '#commons/handler/queue-handler';
+import { createQueueHandler, type QueueHandlerHooks } from '#commons/handler/queue-handler';
 import type { Queue, SourceQueue } from '#commons/ports/queue';
 import type { WorkflowContext } from '#commons/workflows/context';
 import { dialPeering } from '#commons/workflows/dial-peering';
@@ -10,6 +10,7 @@ export const createDialPeeringHandler = (
   deadLetters: Queue,
   logger: Logger,
   source: SourceQueue,
+  hooks?: QueueHandlerHooks,
 ) =>
   createQueueHandler({
     eventTypes: ['peering.acceptor-ready'],
@@ -18,4 +19,5 @@ export const createDialPeeringHandler = (
     source,
     retry: context.settings,
     logger,
+    ...(hooks === undefined ? {} : { hooks }),
   });

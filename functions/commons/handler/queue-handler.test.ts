@@ -32,6 +32,7 @@ function setup(workflow: (cluster: string) => Promise<void>) {
     },
   };
   const retries: { receiptHandle: string; seconds: number }[] = [];
+  const notices: string[] = [];
   const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
   const handler = createQueueHandler({
     eventTypes: ['cluster.registered'],
@@ -46,9 +47,14 @@ function setup(workflow: (cluster: string) => Promise<void>) {
     retry: { retryBaseSeconds: 1, retryCapSeconds: 30, retryBudgetSeconds: 120 },
     logger,
     clock: { now: () => new Date(NOW) },
+    hooks: {
+      onRetry: (n) =>
+        notices.push(`retry ${n.reason} ${n.message} #${n.receiveCount} in ${n.retryInSeconds}`),
+      onDeadLetter: (n) => notices.push(`dead ${n.reason} ${n.message}`),
+    },
   });
   const invoke = (records: SQSRecord[]) => handler({ Records: records }, {} as Context);
-  return { invoke, deadLettered, retries };
+  return { invoke, deadLettered, retries, notices };
 }
 
 test('one bad record never fails its batch: retryable ones are reported, permanent ones go to the DLQ', async () => {
@@ -134,4 +140,19 @@ describe('retries come back after a backoff, not the visibility timeout', () => 
     const response = await handler({ Records: [record('r', body('a'))] }, {} as Context);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'r' }]);
   });
+});
+
+test('watchers are told of each retry and dead letter as typed notices, with secrets scrubbed', async () => {
+  const token = '6f2c1a8e-3b4d-4e5f-9a0b-1c2d3e4f5a6b';
+  const { invoke, notices } = setup((cluster) =>
+    cluster === 'later'
+      ? Promise.reject(new NotReadyError('gateway not passing yet'))
+      : Promise.reject(new PermanentError(`refused token ${token}`, 'name-conflict')),
+  );
+  await invoke([record('retry', body('later'), { receiveCount: 3 }), record('perm', body('never'))]);
+
+  expect(notices).toHaveLength(2);
+  expect(notices[0]).toMatch(/^retry not-ready gateway not passing yet #3 in \d+$/);
+  expect(notices[1]).toMatch(/^dead name-conflict refused token /);
+  expect(notices.join('\n')).not.toContain(token);
 });

@@ -21,6 +21,18 @@ export interface QueueHandlerOptions<T extends PipelineEventType> {
   retry: RetryPolicy;
   logger: Logger;
   clock?: Clock;
+  hooks?: QueueHandlerHooks;
+}
+
+/**
+ * What a watcher (peerctl's progress lines, the local pipeline) is told about a record's fate, as
+ * typed values rather than by reading log text. Never given secret values: messages are scrubbed.
+ */
+export interface QueueHandlerHooks {
+  /** A retryable failure: the record comes back in `retryInSeconds`. */
+  onRetry?(notice: { reason: string; message: string; receiveCount: number; retryInSeconds: number }): void;
+  /** The record went to the dead-letter queue: a permanent failure, or its retry budget spent. */
+  onDeadLetter?(notice: { reason: string; message: string }): void;
 }
 
 export interface RetryPolicy extends BackoffPolicy {
@@ -39,10 +51,11 @@ export interface RetryPolicy extends BackoffPolicy {
  * One bad record never fails its batch.
  */
 export function createQueueHandler<T extends PipelineEventType>(options: QueueHandlerOptions<T>) {
-  const { eventTypes, workflow, deadLetters, source, retry, logger, clock = systemClock } = options;
+  const { eventTypes, workflow, deadLetters, source, retry, logger, clock = systemClock, hooks } = options;
   const processor = new BatchProcessor(EventType.SQS);
 
   const deadLetter = async (record: SQSRecord, correlationId: string, reason: string, message: string) => {
+    hooks?.onDeadLetter?.({ reason, message: redactText(message) });
     await deadLetters.send({
       body: record.body,
       attributes: {
@@ -76,6 +89,7 @@ export function createQueueHandler<T extends PipelineEventType>(options: QueueHa
       });
     }
     logger.warn('will be retried', { reason, error: message, receiveCount, retryInSeconds: delaySeconds });
+    hooks?.onRetry?.({ reason, message: redactText(message), receiveCount, retryInSeconds: delaySeconds });
     return 'retry';
   };
 

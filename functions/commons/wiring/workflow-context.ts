@@ -6,7 +6,7 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { Queue } from '../ports/queue';
 import type { SecretStore } from '../ports/secret-store';
 import { QueueEventPublisher } from '../queue-event-publisher';
-import type { PipelineSettings, WorkflowContext, WorkflowLog } from '../workflows/context';
+import type { PipelineSettings, WorkflowContext, WorkflowHooks, WorkflowLog } from '../workflows/context';
 
 /** The queue of each consuming step. The outcome queue takes both outcomes. */
 export interface StepQueues {
@@ -36,6 +36,7 @@ export interface WorkflowContextParts {
   log: WorkflowLog;
   settings: PipelineSettings;
   clock?: Clock;
+  hooks?: WorkflowHooks;
 }
 
 /**
@@ -51,5 +52,6 @@ export function buildWorkflowContext(parts: WorkflowContextParts): WorkflowConte
     clock: parts.clock ?? systemClock,
     log,
     settings,
+    ...(parts.hooks === undefined ? {} : { hooks: parts.hooks }),
   };
 }

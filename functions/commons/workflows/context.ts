@@ -11,6 +11,13 @@ export interface WorkflowContext {
   clock: Clock;
   log: WorkflowLog;
   settings: PipelineSettings;
+  hooks?: WorkflowHooks;
+}
+
+/** What a watcher is told as typed values (not log text): peerctl's progress lines. */
+export interface WorkflowHooks {
+  /** A precondition is not met yet; the step checks again in `delaySeconds`. */
+  onWaiting?(notice: { reason: string; detail: string; delaySeconds: number }): void;
 }
 
 /** Structured logging (Powertools' Logger through `workflowLog`). Attributes must never hold secret values. */

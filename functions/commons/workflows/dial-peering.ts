@@ -273,6 +273,7 @@ async function recheckOrFail(
     { delaySeconds },
   );
   context.log.info('will check again', { reason, detail: message, attempt, delaySeconds });
+  context.hooks?.onWaiting?.({ reason, detail: message, delaySeconds });
   return { outcome: 'pending' };
 }
 
