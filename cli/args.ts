@@ -1,7 +1,8 @@
 /**
- * Flags and arguments of one command, on Node's `util.parseArgs` (no dependency). Node's own error
- * texts are replaced with ours: they name the flag, suggest the closest known one, and never echo a
- * value (a mistyped `--token=...` must not print the token back).
+ * Flags and arguments of one command, on Node's `util.parseArgs` (no dependency). It parses leniently
+ * and hands back its tokens; the checks are ours, made on the tokens, so the errors name the flag,
+ * suggest the closest known one and never echo a value (a mistyped `--token=...` must not print the
+ * token back), without depending on the wording of Node's own errors.
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from './errors';
@@ -54,39 +55,49 @@ export function parseCommandArgs(command: string, argv: readonly string[], optio
       command,
     );
   }
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...argv],
-      options,
-      strict: true,
-      allowPositionals: true,
-    });
-    return new ParsedArgs(command, values as Record<string, Value>, positionals);
-  } catch (error) {
-    throw new UsageError(describeParseError(error, options, argv), command);
+  const { values, positionals, tokens } = parseArgs({
+    args: [...argv],
+    options,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const problem = optionProblem(token, options[token.name]);
+    if (problem === undefined) continue;
+    if (problem === 'unknown') {
+      const suggestion = closest(token.name, Object.keys(options));
+      throw new UsageError(
+        `unknown option ${token.rawName}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`,
+        command,
+      );
+    }
+    throw new UsageError(problem, command);
   }
+  return new ParsedArgs(command, values, positionals);
 }
 
-function describeParseError(error: unknown, options: OptionTable, argv: readonly string[]): string {
-  // Duck-typed: Node's own errors may come from another realm (jest's vm contexts), failing instanceof.
-  const { code, message: raw } = (error ?? {}) as { code?: unknown; message?: unknown };
-  const message = typeof raw === 'string' ? raw : '';
-  const flag = /'(?:-\w, )?(-[^' ]*)/.exec(message)?.[1] ?? '';
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const suggestion = closest(flag.replace(/^-+/, ''), Object.keys(options));
-    return `unknown option ${flag}${suggestion === undefined ? '' : ` (did you mean --${suggestion}?)`}`;
+/** An option as `parseArgs` tokenizes it (Node's own shape, of which we read these fields). */
+interface OptionToken {
+  name: string;
+  rawName: string;
+  value?: string | undefined;
+  inlineValue?: boolean | undefined;
+}
+
+/** What is wrong with one option as given, in words that name it; undefined when nothing is. */
+function optionProblem(token: OptionToken, spec: OptionSpec | undefined): string | undefined {
+  const { rawName, value, inlineValue } = token;
+  if (spec === undefined) return 'unknown';
+  if (spec.type === 'boolean') return value === undefined ? undefined : `${rawName} takes no value`;
+  if (value === undefined) return `${rawName}: expected a value`;
+  // `--name --other`: the lenient parser took the next option as the value, which strict parsing (and
+  // the user) would not. The option is named; a value is never echoed.
+  if (inlineValue !== true && value.startsWith('-')) {
+    return `${rawName}: expected a value, got the option "${value}"`;
   }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    if (message.includes('does not take an argument')) return `${flag} takes no value`;
-    if (message.includes('ambiguous')) {
-      const short = options[flag.replace(/^--/, '')]?.short;
-      const at = argv.findIndex((arg) => arg === flag || (short !== undefined && arg === `-${short}`));
-      const next = at < 0 ? undefined : argv[at + 1];
-      return `${flag}: expected a value, got the option ${next === undefined ? '' : `"${next}"`}`.trimEnd();
-    }
-    return `${flag}: expected a value`;
-  }
-  return message.split(/\.\s/)[0] ?? 'invalid arguments';
+  return undefined;
 }
 
 /** The known option nearest to a misspelt one (edit distance ≤ 3), for "did you mean". */
