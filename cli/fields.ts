@@ -13,6 +13,7 @@ import { ClusterNameSchema, HostPortSchema, ServiceNameSchema, type HostPort } f
 import { preview } from '#commons/events/validation-error';
 import { UsageError } from './errors';
 import { isConsulAddress } from '#commons/clusters';
+import { clientCertificateProblem } from '#commons/consul/client-certificate';
 
 export const EXPECT = {
   clusterName:
@@ -159,4 +160,23 @@ export async function readCaFile(path: string, what = '--ca-file'): Promise<stri
     );
   }
   return pem;
+}
+
+/**
+ * The client certificate and key for an agent with verify_incoming on HTTPS, read from two files and
+ * checked together (PEM, the key belongs to the certificate, not expired). The key is never quoted.
+ */
+export async function readClientCertificate(
+  certPath: string,
+  keyPath: string,
+): Promise<{ clientCert: string; clientKey: string }> {
+  const clientCert = await readText(certPath, '--client-cert-file');
+  const clientKey = await readText(keyPath, '--client-key-file');
+  const found = clientCertificateProblem(clientCert, clientKey);
+  if (found !== undefined) {
+    const [flag, path] =
+      found.part === 'certificate' ? ['--client-cert-file', certPath] : ['--client-key-file', keyPath];
+    throw new UsageError(`${flag}: ${expandPath(path)} ${found.problem}`);
+  }
+  return { clientCert, clientKey };
 }

@@ -18,10 +18,12 @@ import { consulClientFor, openRuntime } from '../runtime';
 const DEFAULT_TOKEN_ENV = 'CONSUL_HTTP_TOKEN';
 
 const HELP_TEXT = `usage: peerctl cluster add <name> --address URL [--token-file FILE | --token-env VAR] [--ca-file FILE]
+                          [--client-cert-file FILE --client-key-file FILE]
                           [--gateway-lan HOST:PORT --gateway-wan HOST:PORT] [--partition P] [options]
 
 Registers a Consul cluster for peering: checks that Consul answers with the token (read-only), stores
-the connection secret <prefix>/clusters/<name> = {address, token, caCert?, partition?, gateway?}, and
+the connection secret <prefix>/clusters/<name> = {address, token, caCert?, clientCert?, clientKey?,
+partition?, gateway?}, and
 publishes cluster.registered. The onboard-cluster function then creates the mesh gateway's ACL token,
 registers the gateway (when its addresses are given), sets Peering.PeerThroughMeshGateways in the mesh
 config entry, and waits for a passing gateway. Re-running it is safe (every step is an ensure).
@@ -32,6 +34,9 @@ config entry, and waits for a passing gateway. Re-running it is safe (every step
   --token-env VAR          an environment variable holding it (default: ${DEFAULT_TOKEN_ENV})
                            A token is never a flag value: it would stay in shell history.
   --ca-file FILE           PEM of the CA that signed Consul's HTTPS certificate (https only)
+  --client-cert-file FILE  PEM client certificate, for an agent with verify_incoming on HTTPS, and
+  --client-key-file FILE   its private key (unencrypted PEM). Both or neither, https only. The key
+                           is kept only in the connection secret, never printed or logged.
   --gateway-lan HOST:PORT  where the mesh gateway listens inside the cluster, and
   --gateway-wan HOST:PORT  where peers reach it (what peering tokens carry). Both or neither: omit
                            them when a gateway "mesh-gateway" is registered already.
@@ -48,6 +53,7 @@ ${WAIT_HELP}
 
 examples
   peerctl cluster add dc1 --address https://consul.dc1.example.com:8501 --ca-file dc1-ca.pem \\
+      --client-cert-file dc1-client.pem --client-key-file dc1-client-key.pem \\
       --token-file ~/.config/consul/dc1.token \\
       --gateway-lan 10.1.0.10:8443 --gateway-wan 203.0.113.10:8443
   CONSUL_TOKEN_DC2=... peerctl cluster add dc2 --address http://10.2.0.5:8500 --token-env CONSUL_TOKEN_DC2
@@ -78,6 +84,20 @@ async function parse(args: ParsedArgs, env: NodeJS.ProcessEnv): Promise<ClusterA
   const caFile = args.string('ca-file');
   if (caFile !== undefined && !address.startsWith('https://'))
     throw new UsageError('--ca-file: only used with an https:// --address', args.command);
+  const clientCertFile = args.string('client-cert-file');
+  const clientKeyFile = args.string('client-key-file');
+  if ((clientCertFile === undefined) !== (clientKeyFile === undefined)) {
+    const [missing, given] =
+      clientCertFile === undefined
+        ? ['--client-cert-file', '--client-key-file']
+        : ['--client-key-file', '--client-cert-file'];
+    throw new UsageError(
+      `${missing}: required with ${given} (a client certificate and its key go together)`,
+      args.command,
+    );
+  }
+  if (clientCertFile !== undefined && !address.startsWith('https://'))
+    throw new UsageError('--client-cert-file: only used with an https:// --address', args.command);
   const lan = args.string('gateway-lan');
   const wan = args.string('gateway-wan');
   if ((lan === undefined) !== (wan === undefined)) {
@@ -103,10 +123,15 @@ async function parse(args: ParsedArgs, env: NodeJS.ProcessEnv): Promise<ClusterA
           tokenEnv === undefined ? `--token-env (default ${DEFAULT_TOKEN_ENV})` : '--token-env',
         );
   const caCert = caFile === undefined ? undefined : await fields.readCaFile(caFile);
+  const clientCertificate =
+    clientCertFile === undefined || clientKeyFile === undefined
+      ? undefined
+      : await fields.readClientCertificate(clientCertFile, clientKeyFile);
   const parsed = z.safeParse(ClusterConnectionSchema, {
     address,
     token,
     ...(caCert === undefined ? {} : { caCert }),
+    ...clientCertificate,
     ...(partition === undefined ? {} : { partition }),
     ...(gateway === undefined ? {} : { gateway }),
   });
@@ -132,6 +157,7 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
   const backend = backendChoice(args, env, { onboard: true });
   const waiting = waitChoice(args, backend);
   out.redact(plan.connection.token);
+  if (plan.connection.clientKey !== undefined) out.redact(plan.connection.clientKey);
   const runtime = openRuntime({ backend, env, out });
   try {
     const event = createEvent(
@@ -204,6 +230,8 @@ export const clusterAdd: Command = {
     'token-file': { type: 'string' },
     'token-env': { type: 'string' },
     'ca-file': { type: 'string' },
+    'client-cert-file': { type: 'string' },
+    'client-key-file': { type: 'string' },
     'gateway-lan': { type: 'string' },
     'gateway-wan': { type: 'string' },
     partition: { type: 'string' },

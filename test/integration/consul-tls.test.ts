@@ -91,7 +91,7 @@ test('bad client certificate input names the field and never quotes the key', ()
     /clientCert is not a PEM certificate/,
   );
   const wrongKey = refused({ clientCert: tls.clientCert, clientKey: https.tls?.clientKey ?? '' });
-  expect(wrongKey.message).toMatch(/clientKey is not the private key of clientCert/);
+  expect(wrongKey.message).toMatch(/clientKey is not the private key of the client certificate/);
   expect(wrongKey.message).not.toContain('PRIVATE KEY');
   expect(() =>
     parseConnection(

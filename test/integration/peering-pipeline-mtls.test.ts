@@ -1,4 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../cli/peerctl';
 import { ConsulClient } from '#commons/consul/client';
+import { FileSecretStore } from '#commons/local/file-secret-store';
 import { createEvent, type ClusterRef } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
 import type { SniRoutingGateway } from '../support/sni-routing-gateway';
@@ -79,3 +84,55 @@ test('cluster.registered x2 and peering.requested end ACTIVE over HTTPS with cli
   expect(keyLines.length).toBeGreaterThan(0);
   for (const line of world.logLines) for (const keyLine of keyLines) expect(line).not.toContain(keyLine);
 });
+
+// Last in the file: its onboarding (a second secret store) makes a gateway token of its own on dc1.
+test('peerctl cluster add takes --client-cert-file/--client-key-file; without them the error says what to fix', async () => {
+  const tls = dc1.tls;
+  if (tls === undefined) throw new Error('the mtls world gives every cluster TLS material');
+  const dir = await mkdtemp(join(tmpdir(), 'peerctl-mtls-'));
+  try {
+    const files = {
+      ca: join(dir, 'ca.pem'),
+      cert: join(dir, 'client.pem'),
+      key: join(dir, 'client-key.pem'),
+    };
+    await writeFile(files.ca, tls.caCert);
+    await writeFile(files.cert, tls.clientCert);
+    await writeFile(files.key, tls.clientKey);
+    const secretsFile = join(dir, 'secrets.json');
+    const peerctl = async (...extra: string[]) => {
+      const lines: string[] = [];
+      const code = await main(
+        ['cluster', 'add', 'dc1', '--address', dc1.address, '--ca-file', files.ca, ...extra],
+        {
+          stdout: (line) => lines.push(line),
+          stderr: (line) => lines.push(line),
+          env: { T: dc1.managementToken, GATEWAY_CHECK_INTERVAL: '1s', RETRY_CAP_SECONDS: '2' },
+        },
+      );
+      return { code, output: lines.join('\n') };
+    };
+    const common = ['--token-env', 'T', '--secrets-file', secretsFile, '--timeout', '90'];
+
+    const refused = await peerctl(...common);
+    expect(refused.code).not.toBe(0);
+    expect(refused.output).toMatch(/cannot use cluster "dc1" at https:.*nothing was stored/);
+    expect(refused.output).toMatch(/requires a client certificate.*clientCert and clientKey/);
+
+    const added = await peerctl(...common, '--client-cert-file', files.cert, '--client-key-file', files.key);
+    expect(added.output).toMatch(/reached dc1 at https:/);
+    expect(added.code).toBe(0);
+    const secret = await new FileSecretStore({ path: secretsFile }).get(clusterSecretName(PREFIX, 'dc1'));
+    const stored: unknown = JSON.parse(secret?.value ?? '{}');
+    expect(stored).toMatchObject({
+      caCert: tls.caCert,
+      clientCert: tls.clientCert,
+      clientKey: tls.clientKey,
+    });
+    const keyLine = tls.clientKey.split('\n').find((line) => line.length > 20 && !line.startsWith('-----'));
+    expect(keyLine).toBeDefined();
+    expect(added.output).not.toContain(keyLine);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}, 120_000);

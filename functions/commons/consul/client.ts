@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 
 import type { Dispatcher } from 'undici';
 import { Agent } from './undici-core';
@@ -23,6 +23,7 @@ import { ConsulCasConflictError, ConsulNotFoundError, ConsulPermissionDeniedErro
 import { waitUntilReady } from './readiness';
 import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry';
 import { ConsulTransport } from './transport';
+import { clientCertificateProblem } from './client-certificate';
 import type {
   AclPolicy,
   AclPolicyInput,
@@ -673,30 +674,10 @@ function validateClientCertificate(cert: string | undefined, key: string | undef
   if (url.protocol !== 'https:') {
     throw new ValidationError('clientCert is only used with an https:// address', 'clientCert');
   }
-  let certificate: X509Certificate;
-  try {
-    certificate = new X509Certificate(cert);
-  } catch {
-    throw new ValidationError('clientCert is not a PEM certificate', 'clientCert');
-  }
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(key);
-  } catch {
-    // Never quote the key, not even a part of it.
-    throw new ValidationError(
-      'clientKey is not a PEM private key (unencrypted PKCS#8, PKCS#1 or SEC1)',
-      'clientKey',
-    );
-  }
-  if (!certificate.checkPrivateKey(privateKey)) {
-    throw new ValidationError('clientKey is not the private key of clientCert', 'clientKey');
-  }
-  if (Date.parse(certificate.validTo) < Date.now()) {
-    throw new ValidationError(
-      `clientCert expired on ${certificate.validTo}: issue a new client certificate`,
-      'clientCert',
-    );
+  const found = clientCertificateProblem(cert, key);
+  if (found !== undefined) {
+    const field = found.part === 'certificate' ? 'clientCert' : 'clientKey';
+    throw new ValidationError(`${field} ${found.problem}`, field);
   }
 }
 

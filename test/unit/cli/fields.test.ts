@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +129,45 @@ describe('tokens and CA files', () => {
     expect(usageMessage(() => fields.readTokenEnv('1T', {}))).toMatch(
       /^--token-env: expected the name of an environment variable/,
     );
+  });
+
+  test('a client certificate and key are read together: PEM, the key of that certificate, not expired', async () => {
+    const openssl = (args: string): void => {
+      execFileSync('openssl', args.split(' '), { cwd: dir, stdio: 'pipe' });
+    };
+    const selfSigned = (name: string, days: string): void => {
+      openssl(
+        `req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ${name}.key -out ${name}.pem -days ${days} -subj /CN=${name}`,
+      );
+    };
+    selfSigned('client', '2');
+    selfSigned('other', '2');
+    const file = (name: string): string => join(dir, name);
+    writeFileSync(file('junk.pem'), 'not PEM');
+
+    const read = await fields.readClientCertificate(file('client.pem'), file('client.key'));
+    expect(read.clientCert).toContain('-----BEGIN CERTIFICATE-----');
+    expect(read.clientKey).toContain('PRIVATE KEY-----');
+    await expect(fields.readClientCertificate(file('junk.pem'), file('client.key'))).rejects.toThrow(
+      /^--client-cert-file: .*junk\.pem is not a PEM certificate$/,
+    );
+    await expect(fields.readClientCertificate(file('client.pem'), file('junk.pem'))).rejects.toThrow(
+      /^--client-key-file: .*junk\.pem is not a PEM private key/,
+    );
+    await expect(fields.readClientCertificate(file('client.pem'), file('other.key'))).rejects.toThrow(
+      /^--client-key-file: .*other\.key is not the private key of the client certificate$/,
+    );
+    await expect(fields.readClientCertificate(file('client.pem'), file('missing.key'))).rejects.toThrow(
+      /^--client-key-file: cannot read .*missing\.key/,
+    );
+    // The key's text is never part of an error.
+    const keyLine = read.clientKey.split('\n')[1] ?? '';
+    const refused = await fields.readClientCertificate(file('client.pem'), file('other.key')).then(
+      () => 'accepted',
+      (error: unknown) => (error instanceof Error ? error.message : 'not an Error'),
+    );
+    expect(refused).toMatch(/^--client-key-file:/);
+    expect(refused).not.toContain(keyLine);
   });
 
   test('a CA file must be a PEM certificate', async () => {

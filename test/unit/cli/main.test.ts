@@ -114,6 +114,24 @@ describe('bad input exits 2 and names the field', () => {
       '--ca-file: only used with an https:// --address',
     );
     await expectUsage(
+      ['cluster', 'add', 'dc1', '--address', 'https://c:8501', '--client-cert-file', 'c.pem'],
+      '--client-key-file: required with --client-cert-file (a client certificate and its key go together)',
+    );
+    await expectUsage(
+      [
+        'cluster',
+        'add',
+        'dc1',
+        '--address',
+        'http://c:8500',
+        '--client-cert-file',
+        'c.pem',
+        '--client-key-file',
+        'k.pem',
+      ],
+      '--client-cert-file: only used with an https:// --address',
+    );
+    await expectUsage(
       ['cluster', 'add', 'dc1', '--address', 'http://c:8500', '--gateway-lan', '10.0.0.1:8443'],
       '--gateway-wan: required with --gateway-lan (give both addresses of the gateway, or neither)',
     );
