@@ -75,14 +75,8 @@ export interface RuntimeOptions {
 }
 
 export function consulClientFor(connection: ClusterConnection): ConsulClient {
-  return new ConsulClient({
-    address: connection.address,
-    token: connection.token,
-    ...(connection.caCert === undefined ? {} : { caCert: connection.caCert }),
-    ...(connection.partition === undefined ? {} : { partition: connection.partition }),
-    timeoutMs: CONSUL_TIMEOUT_MS,
-    retry: { maxAttempts: 2 },
-  });
+  // The whole connection, as the functions pass it: CA, client certificate and partition included.
+  return new ConsulClient({ ...connection, timeoutMs: CONSUL_TIMEOUT_MS, retry: { maxAttempts: 2 } });
 }
 
 abstract class BaseRuntime implements Runtime {

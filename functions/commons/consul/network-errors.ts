@@ -75,7 +75,7 @@ export function errorFromNetworkFailure(
     const check = wrongProtocol
       ? 'The port does not speak TLS: use an http:// address, or the agent HTTPS port (ports.https)'
       : clientRefused?.[1]?.toLowerCase() === 'certificate required'
-        ? 'The agent requires a client certificate (verify_incoming on HTTPS): set clientCert and clientKey in the connection secret'
+        ? 'The agent requires a client certificate (verify_incoming on HTTPS): set clientCert and clientKey in the connection secret (peerctl cluster add --client-cert-file, --client-key-file)'
         : clientRefused !== null
           ? "The agent refused the client certificate: clientCert and clientKey must be signed by a CA in the agent's ca_file, and not expired"
           : "Check that caCert is the CA that signed the agent's HTTPS certificate (the CA file), and that the " +
