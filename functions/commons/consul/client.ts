@@ -8,6 +8,7 @@ import { ValidationError } from '#commons/errors';
 import {
   decodeAclPolicy,
   decodeAclToken,
+  decodeAclTokenList,
   decodeBoolean,
   decodeCaRoots,
   decodeHealthService,
@@ -18,7 +19,6 @@ import {
   decodeKvEntry,
   decodeRawConfigEntry,
 } from './decoders';
-import { expectArray } from './narrow';
 import { ConsulCasConflictError, ConsulNotFoundError, ConsulPermissionDeniedError } from './errors';
 import { waitUntilReady } from './readiness';
 import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry';
@@ -506,7 +506,7 @@ export class ConsulClient {
     requireName(policyId, 'policyId');
     return this.#transport.json(
       { method: 'GET', path: '/v1/acl/tokens', query: { policy: policyId }, signal: options.signal },
-      (json) => expectArray(json, 'ACL token list').map(decodeAclToken),
+      decodeAclTokenList,
     );
   }
 

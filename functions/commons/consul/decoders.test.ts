@@ -6,7 +6,7 @@ import {
   decodePeeringList,
   decodeRawConfigEntry,
 } from './decoders';
-import { ShapeError } from './narrow';
+import { ShapeError } from './decoders';
 
 // Shape of api.Peering on 1.15+ (api/peering.go), as /v1/peering/:name returns it.
 const ACTIVE_PEERING = {

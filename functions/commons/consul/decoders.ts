@@ -1,26 +1,9 @@
-import {
-  booleanOr,
-  expectArray,
-  expectObject,
-  isObject,
-  type JsonObject,
-  numberOr,
-  objectOr,
-  optionalNumber,
-  optionalString,
-  optionalStringList,
-  requiredString,
-  ShapeError,
-  stringList,
-  stringMap,
-  stringOr,
-} from './narrow';
+import * as z from 'zod/mini';
 import type {
   AclPolicy,
   AclToken,
   CaRoots,
   CheckStatus,
-  HealthCheck,
   HealthServiceInstance,
   KvEntry,
   Peering,
@@ -29,7 +12,69 @@ import type {
   ServiceAddress,
 } from './types';
 
-/** Decoders from Consul's JSON answers to this client's types. Each takes `unknown` and narrows. */
+/**
+ * Decoders from Consul's JSON answers to this client's types, as zod schemas. Lenient where Consul
+ * is: a missing field, `null` (a Go nil slice or map) or a value of the wrong type reads as Go's zero
+ * value, and list elements of the wrong type are dropped. Strict only on what a caller relies on
+ * (IDs, names, the ModifyIndex a write-back needs); a violation throws ShapeError, which the
+ * transport turns into ConsulUnexpectedResponseError.
+ */
+export class ShapeError extends Error {
+  override readonly name = 'ShapeError';
+}
+
+function decodeWith<T>(schema: z.ZodMiniType<T>, json: unknown, what: string): T {
+  const result = z.safeParse(schema, json);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = [what, ...(issue?.path ?? []).map(String)].join('.');
+  // zod/mini has no default locale here: say what was expected ourselves.
+  const expected = issue?.code === 'invalid_type' ? `a JSON ${issue.expected}` : 'the documented shape';
+  throw new ShapeError(`${where} is missing or not ${expected}`);
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+// ---- Go zero values ----
+
+const text = z.catch(z.string(), '');
+const maybeText = z.catch(z.optional(z.string()), undefined);
+/** Empty reads as absent: Consul sends "" for an unset string field. */
+const nonEmptyText = z.pipe(
+  maybeText,
+  z.transform((value) => value || undefined),
+);
+const count = z.catch(z.number(), 0);
+const maybeCount = z.catch(z.optional(z.number()), undefined);
+const flag = z.catch(z.boolean(), false);
+
+/** Elements that `item` accepts; absent, `null` or not a list is empty. */
+function listOf<T>(item: z.ZodMiniType<T>) {
+  return z.transform((value: unknown): T[] =>
+    Array.isArray(value)
+      ? value.flatMap((element) => {
+          const parsed = z.safeParse(item, element);
+          return parsed.success ? [parsed.data] : [];
+        })
+      : [],
+  );
+}
+const texts = listOf(z.string());
+/** A list only when present as one, so "not reported" stays distinguishable from "empty". */
+const reportedTexts = z.transform((value: unknown): string[] | undefined =>
+  value === null ? [] : Array.isArray(value) ? value.filter((v) => typeof v === 'string') : undefined,
+);
+/** A `map[string]string`; non-string values are dropped. */
+const textMap = z.transform((value: unknown): Record<string, string> =>
+  isRecord(value)
+    ? Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    : {},
+);
+/** For a nested object whose fields are all lenient: absent or not an object reads as `{}`. */
+const recordOrEmpty = z.transform((value: unknown) => (isRecord(value) ? value : {}));
+
+// ---- peering ----
 
 const PEERING_STATES: readonly PeeringState[] = [
   'UNDEFINED',
@@ -42,205 +87,287 @@ const PEERING_STATES: readonly PeeringState[] = [
 ];
 
 /** Accepts the API's state name, the proto enum number, and 1.13's `INITIAL` (renamed PENDING). */
-function peeringState(raw: unknown): { state: PeeringState; rawState: string } {
-  if (typeof raw === 'number') {
-    return { state: PEERING_STATES[raw] ?? 'UNKNOWN', rawState: String(raw) };
-  }
+const peeringState = z.transform((raw: unknown): { state: PeeringState; rawState: string } => {
+  if (typeof raw === 'number') return { state: PEERING_STATES[raw] ?? 'UNKNOWN', rawState: String(raw) };
   if (typeof raw !== 'string' || raw === '') return { state: 'UNDEFINED', rawState: '' };
   const upper = raw.toUpperCase();
   if (upper === 'INITIAL') return { state: 'PENDING', rawState: raw };
-  const known = PEERING_STATES.find((s) => s === upper);
-  return { state: known ?? 'UNKNOWN', rawState: raw };
+  return { state: PEERING_STATES.find((s) => s === upper) ?? 'UNKNOWN', rawState: raw };
+});
+
+const PeeringJson = z.object({
+  ID: z.string(),
+  Name: z.string(),
+  Partition: maybeText,
+  State: peeringState,
+  PeerID: nonEmptyText,
+  PeerServerName: nonEmptyText,
+  PeerServerAddresses: texts,
+  PeerCAPems: texts,
+  Meta: textMap,
+  DeletedAt: nonEmptyText,
+  Remote: z.transform((value: unknown) =>
+    isRecord(value)
+      ? {
+          partition: typeof value.Partition === 'string' ? value.Partition : undefined,
+          datacenter: typeof value.Datacenter === 'string' ? value.Datacenter : undefined,
+        }
+      : undefined,
+  ),
+  StreamStatus: z.pipe(
+    recordOrEmpty,
+    z.object({
+      ImportedServices: reportedTexts,
+      ExportedServices: reportedTexts,
+      LastHeartbeat: nonEmptyText,
+      LastReceive: nonEmptyText,
+      LastSend: nonEmptyText,
+    }),
+  ),
+  ImportedServiceCount: maybeCount,
+  ExportedServiceCount: maybeCount,
+  CreateIndex: count,
+  ModifyIndex: count,
+});
+
+function toPeering(p: z.infer<typeof PeeringJson>): Peering {
+  const stream = p.StreamStatus;
+  return {
+    id: p.ID,
+    name: p.Name,
+    partition: p.Partition,
+    ...p.State,
+    peerId: p.PeerID,
+    peerServerName: p.PeerServerName,
+    peerServerAddresses: p.PeerServerAddresses,
+    peerCaPems: p.PeerCAPems,
+    meta: p.Meta,
+    deletedAt: p.DeletedAt,
+    remote: p.Remote,
+    stream: {
+      importedServices: stream.ImportedServices,
+      exportedServices: stream.ExportedServices,
+      // Builds from PRs #13644..#14747 reported counts at the top level instead of StreamStatus lists.
+      importedServiceCount: stream.ImportedServices?.length ?? p.ImportedServiceCount,
+      exportedServiceCount: stream.ExportedServices?.length ?? p.ExportedServiceCount,
+      lastHeartbeat: stream.LastHeartbeat,
+      lastReceive: stream.LastReceive,
+      lastSend: stream.LastSend,
+    },
+    createIndex: p.CreateIndex,
+    modifyIndex: p.ModifyIndex,
+  };
 }
 
 export function decodePeering(json: unknown): Peering {
-  const p = expectObject(json, 'peering');
-  const stream = objectOr(p, 'StreamStatus');
-  const importedServices = optionalStringList(stream, 'ImportedServices');
-  const exportedServices = optionalStringList(stream, 'ExportedServices');
-  const remote = isObject(p.Remote) ? p.Remote : undefined;
-  const timestamp = (key: string): string | undefined => optionalString(stream, key) || undefined;
-  return {
-    id: requiredString(p, 'ID', 'peering'),
-    name: requiredString(p, 'Name', 'peering'),
-    partition: optionalString(p, 'Partition'),
-    ...peeringState(p.State),
-    peerId: optionalString(p, 'PeerID') || undefined,
-    peerServerName: optionalString(p, 'PeerServerName') || undefined,
-    peerServerAddresses: stringList(p, 'PeerServerAddresses'),
-    peerCaPems: stringList(p, 'PeerCAPems'),
-    meta: stringMap(p, 'Meta'),
-    deletedAt: optionalString(p, 'DeletedAt') || undefined,
-    remote: remote && {
-      partition: optionalString(remote, 'Partition'),
-      datacenter: optionalString(remote, 'Datacenter'),
-    },
-    stream: {
-      importedServices,
-      exportedServices,
-      // Builds from PRs #13644..#14747 reported counts at the top level instead of StreamStatus lists.
-      importedServiceCount: importedServices?.length ?? optionalNumber(p, 'ImportedServiceCount'),
-      exportedServiceCount: exportedServices?.length ?? optionalNumber(p, 'ExportedServiceCount'),
-      lastHeartbeat: timestamp('LastHeartbeat'),
-      lastReceive: timestamp('LastReceive'),
-      lastSend: timestamp('LastSend'),
-    },
-    createIndex: numberOr(p, 'CreateIndex'),
-    modifyIndex: numberOr(p, 'ModifyIndex'),
-  };
+  return toPeering(decodeWith(PeeringJson, json, 'peering'));
 }
 
 export function decodePeeringList(json: unknown): Peering[] {
   // An empty list is `null` on some versions (a nil Go slice).
   if (json === null) return [];
-  return expectArray(json, 'peering list').map(decodePeering);
+  return decodeWith(z.array(PeeringJson), json, 'peering list').map(toPeering);
 }
 
 export function decodePeeringToken(json: unknown): string {
-  const token = requiredString(expectObject(json, 'token response'), 'PeeringToken', 'token response');
-  if (token === '') throw new ShapeError('token response.PeeringToken is empty');
-  return token;
+  const PeeringTokenJson = z.object({ PeeringToken: z.string().check(z.minLength(1)) });
+  return decodeWith(PeeringTokenJson, json, 'token response').PeeringToken;
 }
+
+// ---- config entries and KV ----
+
+/** Unknown fields pass through untouched (below): a write-back must not drop what this client does not know. */
+const RawConfigEntryJson = z.object({ Kind: z.string(), ModifyIndex: z.number() });
 
 export function decodeRawConfigEntry(json: unknown): RawConfigEntry {
-  const entry = expectObject(json, 'config entry');
-  const kind = requiredString(entry, 'Kind', 'config entry');
-  const modifyIndex = optionalNumber(entry, 'ModifyIndex');
-  if (modifyIndex === undefined) throw new ShapeError('config entry.ModifyIndex is missing');
-  return { entry: { ...entry, Kind: kind }, modifyIndex };
+  const { Kind, ModifyIndex } = decodeWith(RawConfigEntryJson, json, 'config entry');
+  // The object as Consul sent it, in its key order (zod's copy puts the known keys first).
+  return { entry: { ...(isRecord(json) ? json : {}), Kind }, modifyIndex: ModifyIndex };
 }
 
-/** `PUT /v1/config` and `DELETE …?cas=` answer a bare JSON boolean. */
+const KvAnswerJson = z.array(z.object({ Value: maybeText, ModifyIndex: count })).check(z.minLength(1));
+
 /**
  * `GET /v1/kv/:key` answers a one-element array with the value base64-encoded (null for an empty
  * value). Our values are JSON; anything else reads as undefined, which callers treat as "not ours".
  */
 export function decodeKvEntry(json: unknown): KvEntry {
-  const [first] = expectArray(json, 'KV answer');
-  const entry = expectObject(first, 'KV entry');
-  const raw = optionalString(entry, 'Value');
+  const [first] = decodeWith(KvAnswerJson, json, 'KV answer');
   let value: unknown;
-  if (raw !== undefined) {
+  if (first?.Value !== undefined) {
     try {
-      value = JSON.parse(Buffer.from(raw, 'base64').toString('utf8'));
+      value = JSON.parse(Buffer.from(first.Value, 'base64').toString('utf8'));
     } catch {
       value = undefined;
     }
   }
-  return { value, modifyIndex: numberOr(entry, 'ModifyIndex') };
+  return { value, modifyIndex: first?.ModifyIndex ?? 0 };
 }
 
+/** `PUT /v1/config` and `DELETE …?cas=` answer a bare JSON boolean. */
 export function decodeBoolean(json: unknown): boolean {
-  if (typeof json !== 'boolean') throw new ShapeError('answer is not a JSON boolean');
-  return json;
-}
-
-function checkStatus(raw: unknown): CheckStatus {
-  return raw === 'passing' || raw === 'warning' || raw === 'critical' ? raw : 'unknown';
-}
-
-const SEVERITY: Readonly<Record<CheckStatus, number>> = { passing: 0, warning: 1, unknown: 2, critical: 3 };
-
-function taggedServiceAddresses(service: JsonObject): Record<string, ServiceAddress> {
-  const tagged = objectOr(service, 'TaggedAddresses');
-  const out: Record<string, ServiceAddress> = {};
-  for (const [name, value] of Object.entries(tagged)) {
-    if (isObject(value) && typeof value.Address === 'string') {
-      out[name] = { address: value.Address, port: numberOr(value, 'Port') };
-    }
-  }
-  return out;
-}
-
-function decodeCheck(json: unknown): HealthCheck {
-  const c = expectObject(json, 'health check');
-  return {
-    checkId: stringOr(c, 'CheckID'),
-    name: stringOr(c, 'Name'),
-    status: checkStatus(c.Status),
-    serviceId: stringOr(c, 'ServiceID'),
-    output: stringOr(c, 'Output'),
-  };
-}
-
-export function decodeHealthService(json: unknown): HealthServiceInstance[] {
-  if (json === null) return [];
-  return expectArray(json, 'health service list').map((item) => {
-    const entry = expectObject(item, 'health entry');
-    const node = expectObject(entry.Node, 'health entry.Node');
-    const service = expectObject(entry.Service, 'health entry.Service');
-    const checks = Array.isArray(entry.Checks) ? entry.Checks.map(decodeCheck) : [];
-    const status = checks.reduce<CheckStatus>(
-      (worst, c) => (SEVERITY[c.status] > SEVERITY[worst] ? c.status : worst),
-      'passing',
-    );
-    return {
-      node: {
-        name: requiredString(node, 'Node', 'health entry.Node'),
-        address: stringOr(node, 'Address'),
-        datacenter: optionalString(node, 'Datacenter'),
-        taggedAddresses: stringMap(node, 'TaggedAddresses'),
-      },
-      service: {
-        id: requiredString(service, 'ID', 'health entry.Service'),
-        name: requiredString(service, 'Service', 'health entry.Service'),
-        kind: optionalString(service, 'Kind') || undefined,
-        address: stringOr(service, 'Address'),
-        port: numberOr(service, 'Port'),
-        taggedAddresses: taggedServiceAddresses(service),
-        meta: stringMap(service, 'Meta'),
-        tags: stringList(service, 'Tags'),
-      },
-      checks,
-      status,
-    };
-  });
-}
-
-export function decodeAclPolicy(json: unknown): AclPolicy {
-  const p = expectObject(json, 'ACL policy');
-  return {
-    id: requiredString(p, 'ID', 'ACL policy'),
-    name: requiredString(p, 'Name', 'ACL policy'),
-    description: stringOr(p, 'Description'),
-    rules: stringOr(p, 'Rules'),
-    datacenters: stringList(p, 'Datacenters'),
-    createIndex: numberOr(p, 'CreateIndex'),
-    modifyIndex: numberOr(p, 'ModifyIndex'),
-  };
-}
-
-/** Deliberately drops `SecretID`, so a decoded token can be logged. */
-export function decodeAclToken(json: unknown): AclToken {
-  const t = expectObject(json, 'ACL token');
-  const policies = Array.isArray(t.Policies) ? t.Policies.filter(isObject) : [];
-  return {
-    accessorId: requiredString(t, 'AccessorID', 'ACL token'),
-    description: stringOr(t, 'Description'),
-    policies: policies.map((link) => ({ id: stringOr(link, 'ID'), name: stringOr(link, 'Name') })),
-    local: booleanOr(t, 'Local'),
-    createIndex: numberOr(t, 'CreateIndex'),
-    modifyIndex: numberOr(t, 'ModifyIndex'),
-  };
+  return decodeWith(z.boolean(), json, 'answer');
 }
 
 /** `GET /v1/status/leader` answers a JSON string, empty while there is no leader. */
 export function decodeLeader(json: unknown): string {
-  if (typeof json !== 'string') throw new ShapeError('leader is not a JSON string');
-  return json;
+  return decodeWith(z.string(), json, 'leader');
 }
 
-export function decodeCaRoots(json: unknown): CaRoots {
-  const r = expectObject(json, 'CA roots');
-  const roots = Array.isArray(r.Roots) ? r.Roots.filter(isObject) : [];
+// ---- health ----
+
+const checkStatus = z.transform((raw: unknown): CheckStatus =>
+  raw === 'passing' || raw === 'warning' || raw === 'critical' ? raw : 'unknown',
+);
+const SEVERITY: Readonly<Record<CheckStatus, number>> = { passing: 0, warning: 1, unknown: 2, critical: 3 };
+
+const serviceAddresses = z.transform((value: unknown): Record<string, ServiceAddress> =>
+  Object.fromEntries(
+    Object.entries(isRecord(value) ? value : {}).flatMap(([name, tagged]) =>
+      isRecord(tagged) && typeof tagged.Address === 'string'
+        ? [[name, { address: tagged.Address, port: z.parse(count, tagged.Port) }]]
+        : [],
+    ),
+  ),
+);
+
+const HealthCheckJson = z.object({
+  CheckID: text,
+  Name: text,
+  Status: checkStatus,
+  ServiceID: text,
+  Output: text,
+});
+
+const HealthEntryJson = z.object({
+  Node: z.object({ Node: z.string(), Address: text, Datacenter: maybeText, TaggedAddresses: textMap }),
+  Service: z.object({
+    ID: z.string(),
+    Service: z.string(),
+    Kind: nonEmptyText,
+    Address: text,
+    Port: count,
+    TaggedAddresses: serviceAddresses,
+    Meta: textMap,
+    Tags: texts,
+  }),
+  // A check that is not an object is a broken answer, not a check to skip: it could be the failing one.
+  Checks: z.pipe(
+    z.transform((value: unknown): unknown[] => (Array.isArray(value) ? (value as unknown[]) : [])),
+    z.array(HealthCheckJson),
+  ),
+});
+
+export function decodeHealthService(json: unknown): HealthServiceInstance[] {
+  if (json === null) return [];
+  return decodeWith(z.array(HealthEntryJson), json, 'health service list').map(
+    ({ Node, Service, Checks }) => {
+      const checks = Checks.map((c) => ({
+        checkId: c.CheckID,
+        name: c.Name,
+        status: c.Status,
+        serviceId: c.ServiceID,
+        output: c.Output,
+      }));
+      return {
+        node: {
+          name: Node.Node,
+          address: Node.Address,
+          datacenter: Node.Datacenter,
+          taggedAddresses: Node.TaggedAddresses,
+        },
+        service: {
+          id: Service.ID,
+          name: Service.Service,
+          kind: Service.Kind,
+          address: Service.Address,
+          port: Service.Port,
+          taggedAddresses: Service.TaggedAddresses,
+          meta: Service.Meta,
+          tags: Service.Tags,
+        },
+        checks,
+        status: checks.reduce<CheckStatus>(
+          (worst, c) => (SEVERITY[c.status] > SEVERITY[worst] ? c.status : worst),
+          'passing',
+        ),
+      };
+    },
+  );
+}
+
+// ---- ACL ----
+
+const AclPolicyJson = z.object({
+  ID: z.string(),
+  Name: z.string(),
+  Description: text,
+  Rules: text,
+  Datacenters: texts,
+  CreateIndex: count,
+  ModifyIndex: count,
+});
+
+export function decodeAclPolicy(json: unknown): AclPolicy {
+  const p = decodeWith(AclPolicyJson, json, 'ACL policy');
   return {
-    activeRootId: stringOr(r, 'ActiveRootID'),
-    trustDomain: stringOr(r, 'TrustDomain'),
-    roots: roots.map((root) => ({
-      id: stringOr(root, 'ID'),
-      name: stringOr(root, 'Name'),
-      active: booleanOr(root, 'Active'),
-      rootCert: stringOr(root, 'RootCert'),
+    id: p.ID,
+    name: p.Name,
+    description: p.Description,
+    rules: p.Rules,
+    datacenters: p.Datacenters,
+    createIndex: p.CreateIndex,
+    modifyIndex: p.ModifyIndex,
+  };
+}
+
+/** Has no `SecretID` field, so a decoded token can be logged. */
+const AclTokenJson = z.object({
+  AccessorID: z.string(),
+  Description: text,
+  Policies: listOf(z.object({ ID: text, Name: text })),
+  Local: flag,
+  CreateIndex: count,
+  ModifyIndex: count,
+});
+
+function toAclToken(t: z.infer<typeof AclTokenJson>): AclToken {
+  return {
+    accessorId: t.AccessorID,
+    description: t.Description,
+    policies: t.Policies.map((link) => ({ id: link.ID, name: link.Name })),
+    local: t.Local,
+    createIndex: t.CreateIndex,
+    modifyIndex: t.ModifyIndex,
+  };
+}
+
+export function decodeAclToken(json: unknown): AclToken {
+  return toAclToken(decodeWith(AclTokenJson, json, 'ACL token'));
+}
+
+export function decodeAclTokenList(json: unknown): AclToken[] {
+  return decodeWith(z.array(AclTokenJson), json, 'ACL token list').map(toAclToken);
+}
+
+// ---- readiness ----
+
+const CaRootsJson = z.object({
+  ActiveRootID: text,
+  TrustDomain: text,
+  Roots: listOf(z.object({ ID: text, Name: text, Active: flag, RootCert: text })),
+});
+
+export function decodeCaRoots(json: unknown): CaRoots {
+  const r = decodeWith(CaRootsJson, json, 'CA roots');
+  return {
+    activeRootId: r.ActiveRootID,
+    trustDomain: r.TrustDomain,
+    roots: r.Roots.map((root) => ({
+      id: root.ID,
+      name: root.Name,
+      active: root.Active,
+      rootCert: root.RootCert,
     })),
   };
 }

@@ -10,7 +10,7 @@ import {
   decodeRawConfigEntry,
 } from './decoders';
 import { ConsulError } from './errors';
-import { ShapeError } from './narrow';
+import { ShapeError } from './decoders';
 import { redactor } from '../observability/redact';
 import { errorFromResponse } from './response-errors';
 

@@ -7,7 +7,7 @@ import {
   ConsulUnavailableError,
   ConsulUnexpectedResponseError,
 } from './errors';
-import { ShapeError } from './narrow';
+import { ShapeError } from './decoders';
 import { errorFromNetworkFailure, timeoutError } from './network-errors';
 import { redactor } from '../observability/redact';
 import { errorFromResponse } from './response-errors';
