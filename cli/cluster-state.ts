@@ -1,10 +1,11 @@
 /** What Consul says about a cluster's readiness to peer through mesh gateways (read-only). */
-import type { ConsulClient } from '#commons/consul/client';
 import type { Peering } from '#commons/consul/types';
 import { DEFAULT_GATEWAY_SERVICE_NAME, type HostPort } from '#commons/events/index';
 import { gatewayTokenSecretName } from '#commons/naming';
+import type { ConsulApi } from '#commons/ports/consul-api';
 import type { SecretStore } from '#commons/ports/secret-store';
 import { gatewayTokenSecretState } from '#commons/workflows/ensure-gateway-token';
+import { observeCluster } from '#commons/workflows/drift/observe-cluster';
 import { isRegisteredAt } from '#commons/workflows/ensure-mesh-gateway';
 import { peersThroughMeshGateways } from '#commons/workflows/mesh-entry-merge';
 import { isDialingRecord } from '#commons/workflows/peering-role';
@@ -24,6 +25,8 @@ export interface OnboardingState {
   gateway: GatewayHealth;
   meshThroughGateways: boolean;
   gatewayToken: GatewayTokenState;
+  /** How many peerings the cluster has, of any state. */
+  peerings: number;
 }
 
 export interface RequestedGateway {
@@ -32,8 +35,12 @@ export interface RequestedGateway {
   wan: HostPort;
 }
 
+/**
+ * The drift scan's own observation of the cluster (one pass: mesh entry, gateway health, peerings,
+ * gateway token), read as onboarding's progress. The same reads, so `status` and drift never disagree.
+ */
 export async function readOnboardingState(
-  consul: ConsulClient,
+  consul: ConsulApi,
   secrets: SecretStore,
   context: {
     secretPrefix: string;
@@ -43,12 +50,11 @@ export async function readOnboardingState(
   },
 ): Promise<OnboardingState> {
   const service = context.requested?.serviceName ?? context.gatewayService ?? DEFAULT_GATEWAY_SERVICE_NAME;
-  const [instances, mesh, gatewayToken] = await Promise.all([
-    consul.healthService(service),
-    consul.readConfigEntryRaw('mesh', 'mesh'),
-    readGatewayTokenState(consul, secrets, gatewayTokenSecretName(context.secretPrefix, context.cluster)),
-  ]);
-  const gateways = instances.filter((i) => i.service.kind === 'mesh-gateway');
+  const stored = gatewayTokenSecretState(
+    await secrets.get(gatewayTokenSecretName(context.secretPrefix, context.cluster)),
+  );
+  const observed = await observeCluster(consul, { gatewayService: service, gatewayToken: stored });
+  const gateways = observed.gateways.filter((i) => i.service.kind === 'mesh-gateway');
   const gateway: GatewayHealth = {
     service,
     instances: gateways.length,
@@ -58,7 +64,20 @@ export async function readOnboardingState(
     const requested = context.requested;
     gateway.atRequestedAddresses = gateways.some((i) => isRegisteredAt(i, requested));
   }
-  return { gateway, meshThroughGateways: peersThroughMeshGateways(mesh?.entry), gatewayToken };
+  const gatewayToken: GatewayTokenState =
+    stored.state === 'missing'
+      ? 'no-secret'
+      : stored.state === 'invalid'
+        ? 'invalid-secret'
+        : observed.gatewayTokenInConsul === true
+          ? 'present'
+          : 'absent-in-consul';
+  return {
+    gateway,
+    meshThroughGateways: peersThroughMeshGateways(observed.mesh?.entry),
+    gatewayToken,
+    peerings: observed.peerings.length,
+  };
 }
 
 /** Onboarding's end state: gateway token in Consul, a passing gateway (at the asked addresses), the mesh flag. */
@@ -88,18 +107,6 @@ export const describeGatewayToken = (state: GatewayTokenState): string =>
 
 export function describeOnboarding(state: OnboardingState): string {
   return `gateway token ${describeGatewayToken(state.gatewayToken)}, gateway ${describeGateway(state.gateway)}, mesh flag ${state.meshThroughGateways ? 'on' : 'off'}`;
-}
-
-/** The gateway token lives in the secret store (its accessor id) and in Consul; both must be there. */
-async function readGatewayTokenState(
-  consul: ConsulClient,
-  secrets: SecretStore,
-  secretName: string,
-): Promise<GatewayTokenState> {
-  const stored = gatewayTokenSecretState(await secrets.get(secretName));
-  if (stored.state === 'missing') return 'no-secret';
-  if (stored.state === 'invalid') return 'invalid-secret';
-  return (await consul.readToken(stored.accessorId)) === undefined ? 'absent-in-consul' : 'present';
 }
 
 /** A dialing record carries the peer's server addresses; an accepting one does not. */

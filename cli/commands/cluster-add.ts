@@ -206,10 +206,9 @@ async function checkReachable(
   const client = consulClientFor(plan.connection);
   try {
     const leader = await client.leader();
-    const peerings = await client.listPeerings();
     const state = await readOnboardingState(client, secrets, { secretPrefix, cluster: plan.name });
     out.progress(
-      `reached ${plan.name} at ${plan.connection.address}: leader ${leader || 'none yet'}, ${peerings.length} peering(s), ${describeOnboarding(state)}`,
+      `reached ${plan.name} at ${plan.connection.address}: leader ${leader || 'none yet'}, ${state.peerings} peering(s), ${describeOnboarding(state)}`,
     );
   } catch (error) {
     throw new OperationError(

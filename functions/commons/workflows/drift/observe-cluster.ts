@@ -15,7 +15,8 @@ export interface ClusterObservation {
 /**
  * The drift scan's reads of one cluster, and nothing else: the mesh entry, the gateway's health, the
  * peering list and the gateway's ACL token. At most four calls whatever the number of peerings, sent
- * together (a cluster is one unit of the scan's concurrency), all under one deadline.
+ * together (a cluster is one unit of the scan's concurrency), all under one deadline. `peerctl status`
+ * and `cluster add` read onboarding's progress from the same observation.
  */
 export async function observeCluster(
   consul: ConsulApi,
@@ -27,12 +28,13 @@ export async function observeCluster(
   }: {
     gatewayService: string;
     gatewayToken: GatewayTokenSecretState;
-    signal: AbortSignal;
-    countCall: () => void;
+    signal?: AbortSignal;
+    /** The scan counts its Consul calls; `peerctl status` does not. */
+    countCall?: () => void;
   },
 ): Promise<ClusterObservation> {
   const counted = <T>(call: () => Promise<T>): Promise<T> => {
-    countCall();
+    countCall?.();
     return call();
   };
   const [mesh, gateways, peerings, token] = await Promise.all([
