@@ -19,7 +19,7 @@ import {
   decodeKvEntry,
   decodeRawConfigEntry,
 } from './decoders';
-import { ConsulCasConflictError, ConsulNotFoundError, ConsulPermissionDeniedError } from './errors';
+import { ConsulError, isConsulError } from '#commons/ports/consul-error';
 import { waitUntilReady } from './readiness';
 import { backoffDelay, type RetryPolicy, retryPolicy, sleep } from './retry';
 import { ConsulTransport } from './transport';
@@ -86,7 +86,7 @@ export const ESTABLISH_TIMEOUT_MS = 30_000;
  * One instance per cluster; create it at module scope so a warm Lambda reuses its connections.
  *
  * Reads that model absence (`readPeering`, `readConfigEntryRaw`, `readPolicyByName`, `readToken`)
- * return undefined instead of throwing ConsulNotFoundError. Everything else throws a ConsulError
+ * return undefined instead of throwing a not-found ConsulError. Everything else throws a ConsulError
  * subclass (see errors.ts); a caller abort rejects with the signal's reason.
  */
 export class ConsulClient {
@@ -273,19 +273,21 @@ export class ConsulClient {
     );
   }
 
-  /** Like writeConfigEntry with `cas`, but throws ConsulCasConflictError when the race is lost. */
+  /** Like writeConfigEntry with `cas`, but throws a cas-conflict ConsulError when the race is lost. */
   async writeConfigEntryCas(entry: ConfigEntry, cas: number, options: CallOptions = {}): Promise<void> {
     const written = await this.writeConfigEntry(entry, { cas, signal: options.signal });
     if (!written) {
       const name = typeof entry.Name === 'string' ? entry.Name : entry.Kind;
-      throw new ConsulCasConflictError(
+      throw new ConsulError(
+        'cas-conflict',
         { method: 'PUT', path: '/v1/config' },
+        200,
         cas === 0
           ? `Consul PUT /v1/config: the ${entry.Kind}/${name} entry already exists (cas=0 creates only). ` +
               'Read it and merge into it instead.'
           : `Consul PUT /v1/config: the ${entry.Kind}/${name} entry changed since it was read (cas=${cas}). ` +
               'Read it again, merge, and write with the new ModifyIndex.',
-        cas,
+        { cas },
       );
     }
   }
@@ -423,7 +425,7 @@ export class ConsulClient {
 
   // ---- ACL ----
 
-  /** `PUT /v1/acl/policy`. Throws ConsulAlreadyExistsError when the name is taken. */
+  /** `PUT /v1/acl/policy`. Throws an already-exists ConsulError when the name is taken. */
   async createPolicy(input: AclPolicyInput, options: CallOptions = {}): Promise<AclPolicy> {
     requireName(input.name, 'name');
     return this.#transport.json(
@@ -466,7 +468,7 @@ export class ConsulClient {
   }
 
   /**
-   * `PUT /v1/acl/token`. With a pre-set accessorId a repeat throws ConsulAlreadyExistsError (read it
+   * `PUT /v1/acl/token`. With a pre-set accessorId a repeat throws an already-exists ConsulError (read it
    * with readToken). The returned token never carries the SecretID.
    */
   async createToken(input: AclTokenInput, options: CallOptions = {}): Promise<AclToken> {
@@ -534,7 +536,7 @@ export class ConsulClient {
     return this.#caRoots(options.signal);
   }
 
-  /** Polls leader and CA roots until both are there, or throws ConsulNotReadyError at the deadline. */
+  /** Polls leader and CA roots until both are there, or throws a not-ready ConsulError at the deadline. */
   async waitUntilReady(options: WaitUntilReadyOptions = {}): Promise<Readiness> {
     return waitUntilReady(
       {
@@ -602,14 +604,14 @@ export class ConsulClient {
 const OWN_TOKEN_PROBES = 4;
 const OWN_TOKEN_PROBE_DELAY_MS = 250;
 
-const isTokenNotFound = (error: unknown): error is ConsulPermissionDeniedError =>
-  error instanceof ConsulPermissionDeniedError && error.kind === 'token-not-found';
+const isTokenNotFound = (error: unknown): error is ConsulError =>
+  isConsulError(error, 'permission-denied') && error.denial === 'token-not-found';
 
 async function absentAsUndefined<T>(pending: Promise<T>): Promise<T | undefined> {
   try {
     return await pending;
   } catch (error) {
-    if (error instanceof ConsulNotFoundError) return undefined;
+    if (isConsulError(error, 'not-found')) return undefined;
     throw error;
   }
 }

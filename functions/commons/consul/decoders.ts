@@ -17,7 +17,7 @@ import type {
  * is: a missing field, `null` (a Go nil slice or map) or a value of the wrong type reads as Go's zero
  * value, and list elements of the wrong type are dropped. Strict only on what a caller relies on
  * (IDs, names, the ModifyIndex a write-back needs); a violation throws ShapeError, which the
- * transport turns into ConsulUnexpectedResponseError.
+ * transport turns into an unexpected-response ConsulError.
  */
 export class ShapeError extends Error {
   override readonly name = 'ShapeError';

@@ -1,10 +1,4 @@
-import {
-  type ConnectionFailure,
-  ConsulConnectionError,
-  type ConsulError,
-  type ConsulRequestLabel,
-  ConsulTlsError,
-} from './errors';
+import { ConsulError, type ConsulRequestLabel, type ConnectionFailure } from '#commons/ports/consul-error';
 
 // Node's TLS verification codes (OpenSSL X509_V_ERR_* names) plus Node's own host check.
 const CERTIFICATE_CODES = new Set([
@@ -80,25 +74,40 @@ export function errorFromNetworkFailure(
           ? "The agent refused the client certificate: clientCert and clientKey must be signed by a CA in the agent's ca_file, and not expired"
           : "Check that caCert is the CA that signed the agent's HTTPS certificate (the CA file), and that the " +
             "address host (or tlsServerName) is one of the certificate's names";
-    return new ConsulTlsError(request, `${where}: TLS handshake failed (${detail}). ${check}.`, code, {
-      cause,
-    });
+    return new ConsulError(
+      'tls',
+      request,
+      undefined,
+      `${where}: TLS handshake failed (${detail}). ${check}.`,
+      { code },
+      {
+        cause,
+      },
+    );
   }
 
   const failure = (code === undefined ? undefined : CONNECTION_CODES[code]) ?? 'reset';
-  return new ConsulConnectionError(request, `${where}: ${CHECKS[failure]} (${detail}).`, failure, code, {
-    cause,
-  });
+  return new ConsulError(
+    'connection',
+    request,
+    undefined,
+    `${where}: ${CHECKS[failure]} (${detail}).`,
+    { failure, code },
+    {
+      cause,
+    },
+  );
 }
 
 /** A per-request timeout fired before Consul answered. */
 export function timeoutError(request: ConsulRequestLabel, address: string, timeoutMs: number): ConsulError {
-  return new ConsulConnectionError(
+  return new ConsulError(
+    'connection',
     request,
+    undefined,
     `Consul ${request.method} ${request.path} at ${address}: no answer within ${timeoutMs} ms. ` +
       'Check that the agent is healthy and reachable from here, or raise timeoutMs.',
-    'timeout',
-    undefined,
+    { failure: 'timeout', code: undefined },
   );
 }
 

@@ -9,7 +9,7 @@ import {
   decodePeeringList,
   decodeRawConfigEntry,
 } from './decoders';
-import { ConsulError } from './errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import { ShapeError } from './decoders';
 import { redactor } from '../observability/redact';
 import { errorFromResponse } from './response-errors';

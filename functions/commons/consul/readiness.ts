@@ -1,6 +1,6 @@
 import { AutomationError } from '#commons/errors';
 
-import { ConsulNotReadyError, type ConsulRequestLabel } from './errors';
+import { ConsulError, type ConsulRequestLabel } from '#commons/ports/consul-error';
 import { sleep } from './retry';
 import type { CaRoots, Readiness, WaitUntilReadyOptions } from './types';
 
@@ -21,7 +21,7 @@ export const DEFAULT_READY_POLL_MS = 500;
  * Polls until the cluster has a Raft leader and an initialised Connect CA, the two things peering
  * token generation needs right after boot (else: `CA has not finished initializing`). Transient
  * failures (agent still starting, connection refused) count as "not ready yet"; permanent ones
- * (TLS, ACL, Connect disabled) are thrown at once. Times out with ConsulNotReadyError saying what
+ * (TLS, ACL, Connect disabled) are thrown at once. Times out with a not-ready ConsulError saying what
  * was still missing.
  */
 export async function waitUntilReady(
@@ -63,7 +63,8 @@ export async function waitUntilReady(
     }
   }
   if (caller?.aborted) throw caller.reason;
-  throw new ConsulNotReadyError(
+  throw new ConsulError(
+    'not-ready',
     last,
     undefined,
     `Consul at ${probe.address} was not ready within ${timeoutMs} ms: ${missing}. Check that the servers ` +

@@ -1,17 +1,4 @@
-import {
-  ConsulAlreadyExistsError,
-  ConsulBadRequestError,
-  type ConsulError,
-  ConsulMisconfiguredError,
-  ConsulNotFoundError,
-  ConsulNotReadyError,
-  ConsulPeeringConflictError,
-  ConsulPermissionDeniedError,
-  type ConsulRequestLabel,
-  ConsulTlsError,
-  ConsulUnavailableError,
-  type PeeringConflictKind,
-} from './errors';
+import { ConsulError, type ConsulRequestLabel, type PeeringConflict } from '#commons/ports/consul-error';
 
 /** Longest piece of Consul's body quoted in a message; Consul's own errors are one line. */
 const MAX_QUOTED = 500;
@@ -34,9 +21,10 @@ export function errorFromResponse(request: ConsulRequestLabel, status: number, b
 
   if (status === 403) return permissionDenied(request, detail);
   if (status === 404)
-    return new ConsulNotFoundError(request, 404, `${what}: not found (404: ${detail || 'no body'}).`);
+    return new ConsulError('not-found', request, 404, `${what}: not found (404: ${detail || 'no body'}).`);
   if (status === 401) {
-    return new ConsulMisconfiguredError(
+    return new ConsulError(
+      'misconfigured',
       request,
       401,
       `${what}: ${detail || 'unauthorized'} (401). ACLs are disabled on this agent; enable acl { enabled = true } ` +
@@ -44,28 +32,31 @@ export function errorFromResponse(request: ConsulRequestLabel, status: number, b
     );
   }
   if (status === 400 && /HTTP request to an HTTPS server/i.test(detail)) {
-    return new ConsulTlsError(
+    return new ConsulError(
+      'tls',
       request,
+      undefined,
       `${what}: the agent serves HTTPS on this port but the address uses http://. ` +
         'Use an https:// address (and caCert for a private CA).',
-      undefined,
     );
   }
   if (status === 429) {
-    return new ConsulUnavailableError(
+    return new ConsulError(
+      'unavailable',
       request,
       429,
       `${what}: rate limited by Consul (429${detail ? `: ${detail}` : ''}). Retry later; check the agent's ` +
         'limits.http_max_conns_per_client and request_limits if it persists.',
-      consulMessage,
+      { consulMessage },
     );
   }
   if (status >= 400 && status < 500) {
-    return new ConsulBadRequestError(
+    return new ConsulError(
+      'bad-request',
       request,
       status,
       `${what}: rejected by Consul (${status}: ${detail || 'no body'}). Check the request fields against the Consul API for this version.`,
-      consulMessage,
+      { consulMessage },
     );
   }
   return serverError(request, status, detail, consulMessage);
@@ -92,7 +83,7 @@ function rpcCode(message: string): string | undefined {
 
 interface PeeringRule {
   pattern: RegExp;
-  kind: PeeringConflictKind;
+  kind: PeeringConflict;
   explain: string;
 }
 
@@ -156,16 +147,17 @@ function peeringRefusal(
   const what = `Consul ${request.method} ${request.path}`;
   const rule = PEERING_RULES.find((r) => r.pattern.test(detail));
   if (rule) {
-    return new ConsulPeeringConflictError(
+    return new ConsulError(
+      'peering-conflict',
       request,
       status,
       `${what}: peering refused: ${rule.explain} (Consul: ${detail}).`,
-      rule.kind,
-      consulMessage,
+      { conflict: rule.kind, consulMessage },
     );
   }
   if (/CA has not finished initializing/i.test(detail)) {
-    return new ConsulNotReadyError(
+    return new ConsulError(
+      'not-ready',
       request,
       status,
       `${what}: the Connect CA has not finished initializing (it does so shortly after the leader is elected). ` +
@@ -173,7 +165,8 @@ function peeringRefusal(
     );
   }
   if (/no mesh gateway instances are registered/i.test(detail)) {
-    return new ConsulNotReadyError(
+    return new ConsulError(
+      'not-ready',
       request,
       status,
       `${what}: the mesh config entry has PeerThroughMeshGateways = true but no mesh gateway is registered in ` +
@@ -181,14 +174,16 @@ function peeringRefusal(
     );
   }
   if (/peering must be enabled/i.test(detail)) {
-    return new ConsulMisconfiguredError(
+    return new ConsulError(
+      'misconfigured',
       request,
       status,
       `${what}: peering is disabled on this cluster. Set peering { enabled = true } on the servers.`,
     );
   }
   if (/TLS for gRPC must be enabled/i.test(detail)) {
-    return new ConsulMisconfiguredError(
+    return new ConsulError(
+      'misconfigured',
       request,
       status,
       `${what}: peering tokens need gRPC TLS. Set ports.grpc_tls (8503 by default on servers) or TLS for gRPC.`,
@@ -202,51 +197,56 @@ function peeringRefusal(
 const LACKS_PERMISSION =
   /(?:token with AccessorID '([^']*)'|(anonymous) token) lacks permission '([^']+)'(?: on "([^"]*)")?/i;
 
-function permissionDenied(request: ConsulRequestLabel, detail: string): ConsulPermissionDeniedError {
+function permissionDenied(request: ConsulRequestLabel, detail: string): ConsulError {
   const what = `Consul ${request.method} ${request.path}: permission denied`;
   const lacks = LACKS_PERMISSION.exec(detail);
   if (lacks) {
     const [, accessorId, anonymous, permission = '', resource] = lacks;
     const on = resource ? ` on "${resource}"` : '';
     if (anonymous) {
-      return new ConsulPermissionDeniedError(
+      return new ConsulError(
+        'permission-denied',
         request,
+        403,
         `${what}: the request reached Consul as the anonymous token, which lacks '${permission}'${on}. ` +
           'Check that an ACL token is configured for this cluster.',
-        'anonymous',
-        permission,
-        resource,
+        { denial: 'anonymous', permission, resource },
       );
     }
-    return new ConsulPermissionDeniedError(
+    return new ConsulError(
+      'permission-denied',
       request,
+      403,
       `${what}: the token (AccessorID '${accessorId ?? ''}') lacks '${permission}'${on}. ` +
         `Check that a policy attached to the token grants ${permission}.`,
-      'missing-permission',
-      permission,
-      resource,
-      accessorId,
+      { denial: 'missing-permission', permission, resource, accessorId },
     );
   }
   if (/ACL not found/i.test(detail)) {
-    return new ConsulPermissionDeniedError(
+    return new ConsulError(
+      'permission-denied',
       request,
+      403,
       `${what}: Consul does not know the ACL token (ACL not found). Check that the configured token exists ` +
         'in this cluster, has not expired or been deleted, and is not a local token of another datacenter.',
-      'token-not-found',
+      { denial: 'token-not-found' },
     );
   }
   if (/Endpoint is blocked by agent configuration/i.test(detail)) {
-    return new ConsulPermissionDeniedError(
+    return new ConsulError(
+      'permission-denied',
       request,
+      403,
       `${what}: the agent blocks this endpoint (http_config.block_endpoints). Check the agent configuration.`,
-      'endpoint-blocked',
+      { denial: 'endpoint-blocked' },
     );
   }
-  return new ConsulPermissionDeniedError(
+  return new ConsulError(
+    'permission-denied',
     request,
+    403,
     `${what} (${detail || 'no detail'}). Check the ACL policies attached to the configured token.`,
-    'denied',
+    { denial: 'denied' },
   );
 }
 
@@ -259,14 +259,16 @@ function serverError(
   const what = `Consul ${request.method} ${request.path}`;
   const code = rpcCode(consulMessage);
   if (/already exists|already in use/i.test(detail)) {
-    return new ConsulAlreadyExistsError(
+    return new ConsulError(
+      'already-exists',
       request,
       status,
       `${what}: ${detail}. Read the existing object and update it instead of creating it.`,
     );
   }
   if (/Connect must be enabled/i.test(detail)) {
-    return new ConsulMisconfiguredError(
+    return new ConsulError(
+      'misconfigured',
       request,
       status,
       `${what}: Connect is disabled on this cluster. Set connect { enabled = true } on the servers.`,
@@ -279,28 +281,31 @@ function serverError(
     /^Invalid\b/.test(detail) ||
     /is not a valid|failed validation|Failed to parse|decoding failed/i.test(detail)
   ) {
-    return new ConsulBadRequestError(
+    return new ConsulError(
+      'bad-request',
       request,
       status,
       `${what}: rejected by Consul (${status}: ${detail}). Check the request fields.`,
-      consulMessage,
+      { consulMessage },
     );
   }
   if (/failed to exchange peering secret/i.test(detail)) {
-    return new ConsulUnavailableError(
+    return new ConsulError(
+      'unavailable',
       request,
       status,
       `${what}: the dialing servers could not reach the acceptor to exchange the peering secret (${detail}). ` +
         "Check that the acceptor's mesh gateway (its wan address in the token) is reachable from this cluster's " +
         'servers or mesh gateways, and that the acceptor is up.',
-      consulMessage,
+      { consulMessage },
     );
   }
-  return new ConsulUnavailableError(
+  return new ConsulError(
+    'unavailable',
     request,
     status,
     `${what}: Consul answered ${status}${detail ? ` (${detail})` : ''}. The agent or its servers may be unavailable ` +
       "(no leader, restarting, overloaded); retry later and check the agent's logs if it persists.",
-    consulMessage,
+    { consulMessage },
   );
 }

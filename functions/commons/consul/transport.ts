@@ -1,12 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { request } from './undici-core';
 
-import {
-  ConsulConnectionError,
-  type ConsulRequestLabel,
-  ConsulUnavailableError,
-  ConsulUnexpectedResponseError,
-} from './errors';
+import { ConsulError, isConsulError, type ConsulRequestLabel } from '#commons/ports/consul-error';
 import { ShapeError } from './decoders';
 import { errorFromNetworkFailure, timeoutError } from './network-errors';
 import { redactor } from '../observability/redact';
@@ -90,7 +85,8 @@ export class ConsulTransport {
     try {
       parsed = JSON.parse(text);
     } catch {
-      throw new ConsulUnexpectedResponseError(
+      throw new ConsulError(
+        'unexpected-response',
         label,
         status,
         `Consul ${req.method} ${req.path} at ${this.address}: the answer is not JSON. ` +
@@ -101,7 +97,8 @@ export class ConsulTransport {
       return decode(parsed);
     } catch (error) {
       if (!(error instanceof ShapeError)) throw error;
-      throw new ConsulUnexpectedResponseError(
+      throw new ConsulError(
+        'unexpected-response',
         label,
         status,
         `Consul ${req.method} ${req.path} at ${this.address}: unexpected answer (${error.message}). ` +
@@ -164,7 +161,7 @@ export class ConsulTransport {
  * and repeating a peering token generation, for one, would invalidate the token just issued.
  */
 function mayRetry(method: HttpMethod, error: unknown): boolean {
-  if (error instanceof ConsulConnectionError) return method === 'GET' || error.requestNotSent;
-  if (error instanceof ConsulUnavailableError) return method === 'GET';
+  if (isConsulError(error, 'connection')) return method === 'GET' || error.requestNotSent;
+  if (isConsulError(error, 'unavailable')) return method === 'GET';
   return false;
 }

@@ -27,7 +27,7 @@ export interface ConsulApi {
   deletePeering(name: string, options?: CallOptions): Promise<void>;
 
   readConfigEntryRaw(kind: string, name: string, options?: CallOptions): Promise<RawConfigEntry | undefined>;
-  /** Writes only if the entry's ModifyIndex is `cas` (0: only if absent); else throws ConsulCasConflictError. */
+  /** Writes only if the entry's ModifyIndex is `cas` (0: only if absent); else throws a cas-conflict ConsulError. */
   writeConfigEntryCas(entry: ConfigEntry, cas: number, options?: CallOptions): Promise<void>;
 
   registerAgentService(registration: AgentServiceRegistration, options?: CallOptions): Promise<void>;

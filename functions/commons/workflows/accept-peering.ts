@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { parseJsonOrUndefined } from '../json';
-import { ConsulPeeringConflictError } from '../consul/errors';
+import { isConsulError } from '#commons/ports/consul-error';
 import type { Peering } from '../consul/types';
 import { NotReadyError, PermanentError } from '../errors';
 import { createEvent, type EventOf } from '../events';
@@ -207,7 +207,7 @@ async function generateAndStore(
       meta: { [MANAGED_BY_KEY]: MANAGED_BY_VALUE },
     });
   } catch (error) {
-    if (error instanceof ConsulPeeringConflictError && !error.retryable) {
+    if (isConsulError(error, 'peering-conflict') && !error.retryable) {
       throw new PermanentError(
         `${acceptor.name} cannot accept a peering named "${dialer.name}": ${error.message}`,
         'name-conflict',

@@ -1,4 +1,4 @@
-import { ConsulPeeringConflictError, type PeeringConflictKind } from '../consul/errors';
+import { ConsulError, type PeeringConflict } from '#commons/ports/consul-error';
 import type { HealthServiceInstance, Peering } from '../consul/types';
 import { PermanentError } from '../errors';
 import { createEvent, type PipelineEvent } from '../events';
@@ -81,13 +81,13 @@ function setup(dialer: ConsulApi, { regenerations = 0 } = {}) {
   return { run: () => dialPeering(event, context), published };
 }
 
-const refusal = (kind: PeeringConflictKind) =>
-  new ConsulPeeringConflictError(
+const refusal = (kind: PeeringConflict) =>
+  new ConsulError(
+    'peering-conflict',
     { method: 'POST', path: '/v1/peering/establish' },
     403,
     `refused: ${kind}`,
-    kind,
-    kind,
+    { conflict: kind, consulMessage: kind },
   );
 
 test.each(['token-already-used', 'token-superseded', 'token-rejected'] as const)(

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { parseJsonOrUndefined } from '../json';
-import { ConsulPeeringConflictError } from '../consul/errors';
+import { isConsulError } from '#commons/ports/consul-error';
 import type { Peering } from '../consul/types';
 import { AutomationError, PermanentError, ValidationError } from '../errors';
 import { createEvent, type EventOf } from '../events';
@@ -168,8 +168,12 @@ async function establish(
     context.log.info('peering established on the dialer', { acceptor: acceptor.name, dialer: dialer.name });
     return 'ok';
   } catch (error) {
-    if (error instanceof ConsulPeeringConflictError && !error.retryable) {
-      if (['token-already-used', 'token-superseded', 'token-rejected'].includes(error.kind)) {
+    if (isConsulError(error, 'peering-conflict') && !error.retryable) {
+      if (
+        error.conflict === 'token-already-used' ||
+        error.conflict === 'token-superseded' ||
+        error.conflict === 'token-rejected'
+      ) {
         return requestRegeneration(event, context, error.message);
       }
       return fail(event, context, 'name-conflict', error.message);

@@ -1,4 +1,4 @@
-import { ConsulCasConflictError } from '../consul/errors';
+import { isConsulError } from '#commons/ports/consul-error';
 import { NotReadyError } from '../errors';
 import type { ConsulApi } from '../ports/consul-api';
 
@@ -23,7 +23,7 @@ export async function ensureExportedServices(
       await consul.writeConfigEntryCas(desired, current?.modifyIndex ?? 0);
       return { changed: true };
     } catch (error) {
-      if (!(error instanceof ConsulCasConflictError)) throw error;
+      if (!isConsulError(error, 'cas-conflict')) throw error;
     }
   }
   throw new NotReadyError(

@@ -1,4 +1,4 @@
-import { ConsulAlreadyExistsError } from '../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import type { AclPolicy, AclToken } from '../consul/types';
 import { NotReadyError } from '../errors';
 import type { ConsulApi } from '../ports/consul-api';
@@ -16,7 +16,7 @@ function aclWorld() {
   const blind = { policy: 0, token: 0 };
   const sees = (kind: keyof typeof blind) => (blind[kind]-- > 0 ? false : true);
   const exists = (path: string) =>
-    new ConsulAlreadyExistsError({ method: 'PUT', path }, 500, 'already exists');
+    new ConsulError('already-exists', { method: 'PUT', path }, 500, 'already exists');
   const writes: string[] = [];
   const consul = {
     readPolicyByName: (name: string) => Promise.resolve(sees('policy') ? policies.get(name) : undefined),

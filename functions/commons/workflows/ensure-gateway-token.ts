@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { parseJsonOrUndefined } from '../json';
-import { ConsulAlreadyExistsError } from '../consul/errors';
+import { isConsulError } from '#commons/ports/consul-error';
 import { NotReadyError, PermanentError } from '../errors';
 import { gatewayTokenSecretName, TAG_KIND } from '../naming';
 import type { ConsulApi } from '../ports/consul-api';
@@ -110,7 +110,7 @@ async function createOrAdopt<T>(
   try {
     return { object: await create(), created: true };
   } catch (error) {
-    if (!(error instanceof ConsulAlreadyExistsError)) throw error;
+    if (!isConsulError(error, 'already-exists')) throw error;
     const adopted = await read();
     if (adopted === undefined) {
       throw new NotReadyError(`Consul says ${what} already exists but does not return it yet`, {

@@ -1,4 +1,4 @@
-import { ConsulCasConflictError } from '../consul/errors';
+import { isConsulError } from '#commons/ports/consul-error';
 import { NotReadyError } from '../errors';
 import type { ConsulApi } from '../ports/consul-api';
 import { meshEntryWithPeeringThroughGateways } from './mesh-entry-merge';
@@ -19,7 +19,7 @@ export async function ensureMeshConfig(consul: ConsulApi): Promise<{ changed: bo
       await consul.writeConfigEntryCas({ ...desired, Kind: 'mesh' }, current?.modifyIndex ?? 0);
       return { changed: true };
     } catch (error) {
-      if (!(error instanceof ConsulCasConflictError)) throw error;
+      if (!isConsulError(error, 'cas-conflict')) throw error;
     }
   }
   throw new NotReadyError(`the mesh config entry kept changing under us (${MAX_CAS_ATTEMPTS} CAS conflicts)`);

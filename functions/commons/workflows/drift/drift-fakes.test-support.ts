@@ -1,5 +1,5 @@
 import { SecretBackedClusterDirectory } from '../../clusters';
-import { ConsulConnectionError } from '../../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import type { AclToken, HealthServiceInstance, Peering, PeeringState } from '../../consul/types';
 import type { PipelineEvent } from '../../events';
 import {
@@ -168,11 +168,12 @@ function fakeApi(cluster: FakeCluster, inFlight: { now: number; max: number }): 
 }
 
 export const unreachable = (): Error =>
-  new ConsulConnectionError(
+  new ConsulError(
+    'connection',
     { method: 'GET', path: '/v1/peerings' },
+    undefined,
     'Consul GET /v1/peerings: connection refused',
-    'refused',
-    'ECONNREFUSED',
+    { failure: 'refused', code: 'ECONNREFUSED' },
   );
 
 /** A fleet: the secrets as the pipeline writes them, and fake Consul agents. */

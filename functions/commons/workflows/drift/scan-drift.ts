@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { ConnectedCluster } from '../../clusters';
-import { ConsulError } from '../../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import { ValidationError } from '../../errors';
 import { parseJsonOrUndefined } from '../../json';
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '../../naming';
