@@ -158,3 +158,158 @@ describe('parseEvent, fuzzed', () => {
     );
   });
 });
+
+/** The ValidationError parseEvent (or createEvent) raised, or a failure saying it accepted the input. */
+function rejection(run: () => unknown): ValidationError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+  throw new Error('the input was accepted; it should have been rejected');
+}
+
+type JsonKind = 'string' | 'number' | 'boolean' | 'null' | 'array' | 'object';
+const kindOf = (value: unknown): JsonKind =>
+  value === null ? 'null' : Array.isArray(value) ? 'array' : (typeof value as JsonKind);
+const valueOfKind: Record<JsonKind, fc.Arbitrary<unknown>> = {
+  string: fc.string(),
+  number: fc.double({ noNaN: true, noDefaultInfinity: true }),
+  boolean: fc.boolean(),
+  null: fc.constant(null),
+  array: fc.array(fc.jsonValue(), { maxLength: 3 }),
+  object: fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 3 }),
+};
+
+const asJson = (event: unknown) => JSON.parse(JSON.stringify(event)) as Record<string, unknown>;
+const dataOfEvent = (json: Record<string, unknown>) => json.data as Record<string, unknown>;
+
+// "Returns or throws" alone would pass for a parser that accepts everything: these say what IS rejected.
+describe('parseEvent rejects', () => {
+  it('every body that is not a JSON object of a known event type', () => {
+    const notAnEvent = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 500 }),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc
+        .record({ type: fc.string().filter((t) => !(EVENT_TYPES as readonly string[]).includes(t)) })
+        .map((v) => JSON.stringify(v)),
+    );
+    fc.assert(
+      fc.property(notAnEvent, (body) => {
+        expect(rejection(() => parseEvent(body))).toBeInstanceOf(ValidationError);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a cluster name that is not a DNS label, naming the field', () => {
+    const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+    const invalidName = fc
+      .oneof(
+        fc.string({ maxLength: 70 }),
+        clusterName.map((n) => n.toUpperCase()),
+        clusterName.map((n) => `-${n}`),
+        clusterName.map((n) => `${n}-`),
+        clusterName.map((n) => `${n}_x`),
+        clusterName.map((n) => `${n}.internal`),
+        fc.constant('a'.repeat(64)),
+        fc.constant(''),
+      )
+      .filter((n) => !dnsLabel.test(n));
+    fc.assert(
+      fc.property(validEvent, invalidName, (event, name) => {
+        const json = asJson(event);
+        const data = dataOfEvent(json);
+        const side = 'cluster' in data ? 'cluster' : 'acceptor';
+        (data[side] as { name: string }).name = name;
+        const error = rejection(() => parseEvent(JSON.stringify(json)));
+        expect(error.field).toBe(`data.${side}.name`);
+        expect(error.message).toContain('must be a DNS label');
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a peering request of a cluster with itself', () => {
+    const twoSided = validEvent.filter((event) => event.type === 'peering.requested');
+    fc.assert(
+      fc.property(twoSided, (event) => {
+        const json = asJson(event);
+        const data = dataOfEvent(json);
+        (data.dialer as { name: string }).name = (data.acceptor as { name: string }).name;
+        const error = rejection(() => parseEvent(JSON.stringify(json)));
+        expect(error.field).toBe('data.dialer.name');
+        expect(error.message).toContain('acceptor and dialer must be different clusters');
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an event without one of its envelope fields, naming it', () => {
+    const envelopeKey = fc.constantFrom('version', 'id', 'time', 'correlationId', 'data');
+    fc.assert(
+      fc.property(validEvent, envelopeKey, (event, key) => {
+        const json = Object.fromEntries(Object.entries(asJson(event)).filter(([k]) => k !== key));
+        const error = rejection(() => parseEvent(JSON.stringify(json)));
+        expect(error.field).toBe(key);
+        expect(error.message).toMatch(new RegExp(`^${key} is required`));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('a field of the data replaced by a value of another JSON type, naming the field', () => {
+    const retyped = fc
+      .tuple(validEvent, fc.nat())
+      .map(([event, pick]) => {
+        const json = asJson(event);
+        const keys = Object.keys(dataOfEvent(json));
+        return { json, key: keys[pick % keys.length] ?? 'acceptor' };
+      })
+      .chain(({ json, key }) => {
+        const original = kindOf(dataOfEvent(json)[key]);
+        const others = (Object.keys(valueOfKind) as JsonKind[]).filter((k) => k !== original);
+        return fc
+          .constantFrom(...others)
+          .chain((kind) => valueOfKind[kind])
+          .map((value) => ({ json, key, value }));
+      });
+    fc.assert(
+      fc.property(retyped, ({ json, key, value }) => {
+        dataOfEvent(json)[key] = value;
+        const error = rejection(() => parseEvent(JSON.stringify(json)));
+        expect(error.field?.startsWith(`data.${key}`)).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('an unknown field in the data (objects are strict), naming it', () => {
+    const unknownKey = fc.stringMatching(/^[A-Za-z][A-Za-z0-9]{0,20}$/);
+    fc.assert(
+      fc.property(validEvent, unknownKey, fc.jsonValue(), (event, key, value) => {
+        const json = asJson(event);
+        const data = dataOfEvent(json);
+        fc.pre(!(key in data));
+        data[key] = value;
+        const error = rejection(() => parseEvent(JSON.stringify(json)));
+        expect(error.field).toBe(`data.${key}`);
+        expect(error.message).toContain('is not a known field');
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('the same invalid data when an event is created, not only when it is parsed', () => {
+    fc.assert(
+      fc.property(clusterRef, (ref) => {
+        const error = rejection(() =>
+          createEvent('peering.requested', { acceptor: ref, dialer: ref }, { correlationId: 'c' }),
+        );
+        expect(error.field).toBe('data.dialer.name');
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -148,3 +148,44 @@ test('a dialer without a passing gateway is never established: it waits, then fa
   expect(establishPeering).not.toHaveBeenCalled();
   expect(published[0]).toMatchObject({ type: 'peering.acceptor-ready', data: { attempt: 1 } });
 });
+
+test.each([
+  ['absent', undefined],
+  [
+    'without the flag',
+    { entry: { Kind: 'mesh', Peering: { PeerThroughMeshGateways: false } }, modifyIndex: 1 },
+  ],
+])(
+  "a dialer whose mesh entry is %s is never established: the flag comes before establish (Consul would dial the acceptor's servers directly)",
+  async (_case, mesh) => {
+    const establishPeering = jest.fn(() => Promise.resolve());
+    const { run, published } = setup(
+      fakeConsul({ readConfigEntryRaw: () => Promise.resolve(mesh), establishPeering }),
+    );
+    await expect(run()).resolves.toEqual({ outcome: 'pending' });
+    expect(establishPeering).not.toHaveBeenCalled();
+    expect(published).toHaveLength(1);
+    expect(published[0]).toMatchObject({ type: 'peering.acceptor-ready', data: { attempt: 1 } });
+  },
+);
+
+test("the dialer's mesh flag and gateway are read before establishing", async () => {
+  const calls: string[] = [];
+  const record =
+    <T>(name: string, value: T) =>
+    () => {
+      calls.push(name);
+      return Promise.resolve(value);
+    };
+  const dialer = fakeConsul({
+    readConfigEntryRaw: record('mesh', {
+      entry: { Kind: 'mesh', Peering: { PeerThroughMeshGateways: true } },
+      modifyIndex: 1,
+    }),
+    healthService: record('gateway', [passingGateway]),
+    establishPeering: record('establish', undefined),
+  });
+  const { run } = setup(dialer);
+  await run();
+  expect(calls.slice(0, 3)).toEqual(['mesh', 'gateway', 'establish']);
+});

@@ -9,7 +9,7 @@ import {
   peeringTokenSecretName,
 } from '../../naming';
 import type { ConsulApi } from '../../ports/consul-api';
-import type { SecretStore, SecretSummary, SecretValue } from '../../ports/secret-store';
+import type { PutSecretOptions, SecretStore, SecretSummary, SecretValue } from '../../ports/secret-store';
 import type { WorkflowContext } from '../context';
 import { DEFAULT_SETTINGS } from '../context';
 
@@ -20,10 +20,13 @@ export const NOW = new Date('2025-06-01T12:00:00Z');
 export class MemorySecretStore implements SecretStore {
   readonly values = new Map<string, SecretValue>();
   readonly deleted: { name: string; force: boolean }[] = [];
+  /** The options of each secret's creating put (tags are applied when a secret is created). */
+  readonly created = new Map<string, PutSecretOptions | undefined>();
   writes = 0;
 
-  put(name: string, value: string) {
+  put(name: string, value: string, options?: PutSecretOptions) {
     const current = this.values.get(name);
+    if (current === undefined) this.created.set(name, options);
     if (current?.value === value) return Promise.resolve({ versionId: current.versionId, changed: false });
     this.writes += 1;
     const versionId = `v${this.writes}`;
