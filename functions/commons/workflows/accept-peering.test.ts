@@ -1,4 +1,4 @@
-import { ConsulPeeringConflictError, ConsulUnavailableError } from '../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import { NotReadyError, PermanentError, ValidationError } from '../errors';
 import { createEvent, type EventDataInput, type EventOf } from '../events';
 import {
@@ -413,12 +413,12 @@ describe('refusals', () => {
 
   test("Consul's permanent refusal to generate is a name conflict naming both clusters", async () => {
     const { w, dc1, accept } = world();
-    const refusal = new ConsulPeeringConflictError(
+    const refusal = new ConsulError(
+      'peering-conflict',
       { method: 'POST', path: '/v1/peering/token' },
       400,
       'a peering named dc2 is dialing',
-      'dialer-name-in-use',
-      'consul says no',
+      { conflict: 'dialer-name-in-use', consulMessage: 'consul says no' },
     );
     dc1.before = (method) => {
       if (method === 'generatePeeringToken') throw refusal;
@@ -436,17 +436,16 @@ describe('refusals', () => {
   test.each([
     [
       'a retryable peering conflict (being deleted)',
-      new ConsulPeeringConflictError(
-        { method: 'POST', path: '/v1/peering/token' },
-        400,
-        'deleting',
-        'deleting',
-        'deleting',
-      ),
+      new ConsulError('peering-conflict', { method: 'POST', path: '/v1/peering/token' }, 400, 'deleting', {
+        conflict: 'deleting',
+        consulMessage: 'deleting',
+      }),
     ],
     [
       'an unavailable Consul',
-      new ConsulUnavailableError({ method: 'POST', path: '/v1/peering/token' }, 503, 'x', 'x'),
+      new ConsulError('unavailable', { method: 'POST', path: '/v1/peering/token' }, 503, 'x', {
+        consulMessage: 'x',
+      }),
     ],
   ])('%s is passed on as it is, for the queue to retry', async (_case, error) => {
     const { w, dc1, accept } = world();

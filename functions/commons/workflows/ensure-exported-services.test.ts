@@ -1,4 +1,4 @@
-import { ConsulUnavailableError } from '../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import { NotReadyError } from '../errors';
 import { ensureExportedServices, withExports } from './ensure-exported-services';
 import { memoryConsul } from './memory-consul.test-support';
@@ -108,7 +108,9 @@ describe('ensureExportedServices', () => {
 
   test('any other failure is passed on at once', async () => {
     const consul = consulWith();
-    const unavailable = new ConsulUnavailableError({ method: 'PUT', path: '/v1/config' }, 503, 'x', 'x');
+    const unavailable = new ConsulError('unavailable', { method: 'PUT', path: '/v1/config' }, 503, 'x', {
+      consulMessage: 'x',
+    });
     consul.before = (method) => {
       if (method === 'writeConfigEntryCas') throw unavailable;
     };

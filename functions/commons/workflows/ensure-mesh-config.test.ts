@@ -1,4 +1,4 @@
-import { ConsulPermissionDeniedError } from '../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import { NotReadyError, PermanentError } from '../errors';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE } from '../naming';
 import { ensureMeshConfig } from './ensure-mesh-config';
@@ -115,11 +115,9 @@ test('an entry that keeps changing: five attempts, then a retryable error', asyn
 
 test('any other write failure is passed on at once, without another attempt', async () => {
   const consul = memoryConsul();
-  const denied = new ConsulPermissionDeniedError(
-    { method: 'PUT', path: '/v1/config' },
-    'denied',
-    'missing-permission',
-  );
+  const denied = new ConsulError('permission-denied', { method: 'PUT', path: '/v1/config' }, 403, 'denied', {
+    denial: 'missing-permission',
+  });
   consul.before = (method) => {
     if (method === 'writeConfigEntryCas') throw denied;
   };

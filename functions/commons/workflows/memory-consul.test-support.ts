@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConsulAlreadyExistsError, ConsulCasConflictError } from '../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import type {
   AclPolicy,
   AclToken,
@@ -124,7 +124,7 @@ export function memoryConsul(): MemoryConsul {
       }
     };
   const exists = (path: string) =>
-    new ConsulAlreadyExistsError({ method: 'PUT', path }, 500, 'already exists');
+    new ConsulError('already-exists', { method: 'PUT', path }, 500, 'already exists');
   const setEntry = (kind: string, name: string, entry: Record<string, unknown>) => {
     const key = configKey(kind, name);
     const modifyIndex = ++index;
@@ -170,7 +170,9 @@ export function memoryConsul(): MemoryConsul {
       const name = entry.Kind === 'mesh' ? 'mesh' : String(entry.Name);
       const current = configEntries.get(configKey(entry.Kind, name));
       if ((current?.modifyIndex ?? 0) !== cas) {
-        throw new ConsulCasConflictError({ method: 'PUT', path: '/v1/config' }, 'cas conflict', cas);
+        throw new ConsulError('cas-conflict', { method: 'PUT', path: '/v1/config' }, 200, 'cas conflict', {
+          cas,
+        });
       }
       setEntry(entry.Kind, name, entry);
     }),
