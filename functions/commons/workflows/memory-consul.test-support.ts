@@ -14,11 +14,12 @@ import { CONSUL_WRITE_METHODS, type ConsulApi } from '../ports/consul-api';
 import { memoryKv } from './memory-kv.test-support';
 
 /**
- * One Consul cluster in memory, with the semantics the onboarding and accept workflows rely on:
+ * One Consul cluster in memory, with the semantics the onboarding, accept and dial workflows rely on:
  * config entries with ModifyIndex and `?cas=` writes, agent services and their health, peerings
  * created by token generation, ACL policies and tokens that refuse duplicates, and the pair lock's KV.
  * Every call is recorded in order (`calls`), so tests can pin what was written, and before what.
- * Only what those workflows use: establishing is the dialer's and is not modelled here.
+ * Establishing is modelled only as far as the dialer's own record goes (the acceptor's side is the
+ * other cluster's: tests set it).
  */
 export interface MemoryConsul extends ConsulApi {
   /** `method arg`, in call order (reads and writes). */
@@ -30,6 +31,8 @@ export interface MemoryConsul extends ConsulApi {
   readonly tokens: Map<string, AclToken>;
   /** What a service registered from now on reports until a test changes it (Consul: critical until its first check). */
   registeredStatus: CheckStatus;
+  /** The state a peering this cluster establishes (dials) reports right after establishing. */
+  establishedState: Peering['state'];
   /** Runs before every call with the method and its first argument; throw from it to inject a failure. */
   before: (method: keyof ConsulApi, arg: unknown) => void;
   /** The recorded calls that change Consul's state. */
@@ -143,6 +146,7 @@ export function memoryConsul(): MemoryConsul {
     policies,
     tokens,
     registeredStatus: 'passing',
+    establishedState: 'ACTIVE',
     before: () => undefined,
     writes: () => calls.filter((c) => CONSUL_WRITE_METHODS.has(c.split(' ')[0] as keyof ConsulApi)),
     putMeshEntry: (entry) => {
@@ -158,8 +162,13 @@ export function memoryConsul(): MemoryConsul {
       peerings.set(peerName, peering);
       return peeringTokenFor(peering.id);
     }),
-    establishPeering: call('establishPeering', () => {
-      throw new Error('memoryConsul does not model establishing (the dialer side)');
+    establishPeering: call('establishPeering', ({ peerName, meta = {} }) => {
+      // The dialer's record: it carries the peer's server addresses; in place when one exists.
+      const existing = peerings.get(peerName);
+      peerings.set(peerName, {
+        ...dialerPeering(peerName, existing?.id ?? randomUUID(), consul.establishedState),
+        meta,
+      });
     }),
     deletePeering: call('deletePeering', (name: string) => void peerings.delete(name)),
 
