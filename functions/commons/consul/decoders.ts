@@ -23,14 +23,23 @@ export class ShapeError extends Error {
   override readonly name = 'ShapeError';
 }
 
-function decodeWith<T>(schema: z.ZodMiniType<T>, json: unknown, what: string): T {
+/** `item` names a list's elements in messages: "peering.ID", not "peering list.3.ID". */
+function decodeWith<T>(schema: z.ZodMiniType<T>, json: unknown, what: string, item?: string): T {
   const result = z.safeParse(schema, json);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const where = [what, ...(issue?.path ?? []).map(String)].join('.');
+  // The shallowest problem first: "Service is not an object" says more than a field inside Node.
+  const issue = result.error.issues.toSorted((a, b) => a.path.length - b.path.length)[0];
+  const path = (issue?.path ?? []).map(String);
+  const where = (item !== undefined && path.length > 0 ? [item, ...path.slice(1)] : [what, ...path]).join(
+    '.',
+  );
   // zod/mini has no default locale here: say what was expected ourselves.
-  const expected = issue?.code === 'invalid_type' ? `a JSON ${issue.expected}` : 'the documented shape';
-  throw new ShapeError(`${where} is missing or not ${expected}`);
+  const expected = issue?.code === 'invalid_type' ? issue.expected : undefined;
+  if (expected === 'object' || expected === 'array')
+    throw new ShapeError(`${where} is not a JSON ${expected}`);
+  throw new ShapeError(
+    `${where} is missing or not ${expected === undefined ? 'the documented shape' : `a ${expected}`}`,
+  );
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -166,7 +175,7 @@ export function decodePeering(json: unknown): Peering {
 export function decodePeeringList(json: unknown): Peering[] {
   // An empty list is `null` on some versions (a nil Go slice).
   if (json === null) return [];
-  return decodeWith(z.array(PeeringJson), json, 'peering list').map(toPeering);
+  return decodeWith(z.array(PeeringJson), json, 'peering list', 'peering').map(toPeering);
 }
 
 export function decodePeeringToken(json: unknown): string {
@@ -260,7 +269,7 @@ const HealthEntryJson = z.object({
 
 export function decodeHealthService(json: unknown): HealthServiceInstance[] {
   if (json === null) return [];
-  return decodeWith(z.array(HealthEntryJson), json, 'health service list').map(
+  return decodeWith(z.array(HealthEntryJson), json, 'health service list', 'health entry').map(
     ({ Node, Service, Checks }) => {
       const checks = Checks.map((c) => ({
         checkId: c.CheckID,
@@ -347,7 +356,7 @@ export function decodeAclToken(json: unknown): AclToken {
 }
 
 export function decodeAclTokenList(json: unknown): AclToken[] {
-  return decodeWith(z.array(AclTokenJson), json, 'ACL token list').map(toAclToken);
+  return decodeWith(z.array(AclTokenJson), json, 'ACL token list', 'ACL token').map(toAclToken);
 }
 
 // ---- readiness ----

@@ -1,4 +1,4 @@
-import { ConsulPeeringConflictError, ConsulUnavailableError } from '../consul/errors';
+import { ConsulError } from '#commons/ports/consul-error';
 import { PermanentError, ValidationError } from '../errors';
 import { createEvent, type EventOf } from '../events';
 import { MANAGED_BY_KEY, MANAGED_BY_VALUE, peeringTokenSecretName } from '../naming';
@@ -182,11 +182,12 @@ test('a superseded token version is not dialed; the request still waits for ACTI
 
 test('a retryable establish failure comes back later, by a delayed event and a waiting notice', async () => {
   const { w, dialer, ready, dial } = await accepted();
-  const unavailable = new ConsulUnavailableError(
+  const unavailable = new ConsulError(
+    'unavailable',
     { method: 'POST', path: '/v1/peering/establish' },
     503,
     'no leader',
-    'x',
+    { consulMessage: 'x' },
   );
   dialer.before = (method) => {
     if (method === 'establishPeering') throw unavailable;
@@ -218,12 +219,12 @@ test('a permanent peering conflict that is not about the token is a name conflic
   const { w, dialer, dial } = await accepted();
   dialer.before = (method) => {
     if (method === 'establishPeering')
-      throw new ConsulPeeringConflictError(
+      throw new ConsulError(
+        'peering-conflict',
         { method: 'POST', path: '/v1/peering/establish' },
         400,
         'dc1 is already an acceptor name here',
-        'acceptor-name-in-use',
-        'x',
+        { conflict: 'acceptor-name-in-use', consulMessage: 'x' },
       );
   };
   await expect(dial()).rejects.toMatchObject({ reason: 'name-conflict' });
@@ -239,12 +240,12 @@ test('the rejected-token count in the failure is the tokens tried', async () => 
   const { w, dialer, ready, dial } = await accepted();
   dialer.before = (method) => {
     if (method === 'establishPeering')
-      throw new ConsulPeeringConflictError(
+      throw new ConsulError(
+        'peering-conflict',
         { method: 'POST', path: '/v1/peering/establish' },
         400,
         'used',
-        'token-already-used',
-        'x',
+        { conflict: 'token-already-used', consulMessage: 'x' },
       );
   };
   await expect(dial(withData(ready, { regenerations: 2 }))).rejects.toThrow(
@@ -313,12 +314,12 @@ test('a long failure message is cut to what the event carries (2000 characters)'
   const { w, dialer, dial } = await accepted();
   dialer.before = (method) => {
     if (method === 'establishPeering')
-      throw new ConsulPeeringConflictError(
+      throw new ConsulError(
+        'peering-conflict',
         { method: 'POST', path: '/v1/peering/establish' },
         400,
         'x'.repeat(3000),
-        'same-cluster',
-        'x',
+        { conflict: 'same-cluster', consulMessage: 'x' },
       );
   };
   await expect(dial()).rejects.toThrow('x'.repeat(3000));
