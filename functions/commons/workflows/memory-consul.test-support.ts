@@ -1,3 +1,4 @@
+import { peering } from './drift/drift-fakes.test-support';
 import { randomUUID } from 'node:crypto';
 import { ConsulError } from '#commons/ports/consul-error';
 import type {
@@ -47,33 +48,9 @@ const configKey = (kind: string, name: string) => `${kind}/${name}`;
 export const peeringTokenFor = (peeringId: string): string =>
   Buffer.from(JSON.stringify({ PeerID: peeringId, ServerAddresses: ['10.0.0.1:8443'] })).toString('base64');
 
-export function acceptorPeering(name: string, id: string, state: Peering['state'] = 'PENDING'): Peering {
-  return {
-    id,
-    name,
-    partition: undefined,
-    state,
-    rawState: state,
-    peerId: undefined,
-    peerServerName: undefined,
-    peerServerAddresses: [],
-    peerCaPems: [],
-    meta: {},
-    deletedAt: undefined,
-    remote: undefined,
-    stream: {
-      importedServices: [],
-      exportedServices: [],
-      importedServiceCount: 0,
-      exportedServiceCount: 0,
-      lastHeartbeat: undefined,
-      lastReceive: undefined,
-      lastSend: undefined,
-    },
-    createIndex: 1,
-    modifyIndex: 1,
-  };
-}
+/** A peering record with Go's zero values, the drift fakes' own. */
+export const acceptorPeering = (name: string, id: string, state: Peering['state'] = 'PENDING'): Peering =>
+  peering(name, state, id);
 
 /** The record a dialer holds: it carries the peer's server addresses (Consul's `ShouldDial`). */
 export const dialerPeering = (name: string, id: string, state: Peering['state'] = 'ACTIVE'): Peering => ({
