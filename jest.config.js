@@ -12,6 +12,7 @@ const shared = {
     // middy 7 exports only under the `import` condition, which jest's CommonJS resolver does not use.
     '^@middy/(core|util)$': '<rootDir>/node_modules/@middy/$1/index.js',
     '^#commons/(.*)$': '<rootDir>/functions/commons/$1',
+    '^#devkit/(.*)$': '<rootDir>/devkit/$1',
     '^#test/(.*)$': '<rootDir>/test/$1',
   },
   testEnvironment: 'node',

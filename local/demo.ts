@@ -16,11 +16,11 @@ import { createEvent, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
-import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { LocalPipeline } from './pipeline';
 import { describeEvent } from './progress';
-import { resolveConsulBinary } from '../test/support/consul-binary';
-import { startMeshGateways, type SniRoutingGateway } from '../test/support/sni-routing-gateway';
+import { resolveConsulBinary } from '#devkit/consul-binary';
+import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help') || args.has('-h')) {

@@ -32,9 +32,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { LocalPipeline } from '../local/pipeline';
 import { QUEUE_DEFAULTS, WORKER_DEFAULTS } from '../infra/constructs/defaults';
-import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
-import { startMeshGateways, type SniRoutingGateway } from '../test/support/sni-routing-gateway';
-import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
+import { consulVersion, resolveConsulBinary } from '#devkit/consul-binary';
 import { median, progress, round } from './bench/support';
 import { mapWithConcurrency } from '#commons/bounded-concurrency';
 

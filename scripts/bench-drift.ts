@@ -11,7 +11,7 @@
  * and scans 2- and 3-cluster subsets (a view of the same secret store) to show that calls grow with
  * clusters, not with peerings. Progress goes to stderr; stdout carries only the result.
  *
- * The gateways are the test world's SNI-routing stand-ins (test/support/sni-routing-gateway.ts): a
+ * The gateways are the devkit's SNI-routing stand-ins (devkit/sni-routing-gateway.ts): a
  * connection for `server.<dc>.peering.<trust domain>` goes to that datacenter's own gRPC TLS port when
  * the gateway is dc's, else to dc's gateway, so one gateway serves a cluster that accepts and dials.
  */
@@ -27,10 +27,10 @@ import type { SecretStore } from '#commons/ports/secret-store';
 import { DEFAULT_SETTINGS, type WorkflowContext } from '#commons/workflows/context';
 import { scanDrift, type DriftReport } from '#commons/workflows/drift/scan-drift';
 import { LocalPipeline } from '../local/pipeline';
-import { isWrite, recordingCalls, type ConsulCall } from '../test/support/consul-call-recorder';
-import { startConsulClusters, type LocalConsulCluster } from '../test/support/local-consul-cluster';
-import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
-import { startMeshGateways } from '../test/support/sni-routing-gateway';
+import { isWrite, recordingCalls, type ConsulCall } from '#devkit/consul-call-recorder';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { consulVersion, resolveConsulBinary } from '#devkit/consul-binary';
+import { startMeshGateways } from '#devkit/sni-routing-gateway';
 import { median } from './bench/support';
 
 const USAGE = `usage: npx tsx scripts/bench-drift.ts [--json] [--clusters N] [--runs R]

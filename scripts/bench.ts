@@ -21,7 +21,7 @@
 import { parseArgs } from 'node:util';
 import { floorRun, pipelineRun, type FloorRunResult, type PipelineRunResult } from './bench/runs';
 import { elapsedSeconds, median, medians, progress, round } from './bench/support';
-import { consulVersion, resolveConsulBinary } from '../test/support/consul-binary';
+import { consulVersion, resolveConsulBinary } from '#devkit/consul-binary';
 
 const USAGE = `usage: npx tsx scripts/bench.ts [--json] [--runs N]
 

@@ -34,7 +34,7 @@ import {
   functionEntry,
   type FunctionName,
 } from '../infra/constructs/bundle-options';
-import { resolveLambdaRuntime, type LambdaRuntime } from '../test/support/lambda-runtime/lambda-emulator';
+import { resolveLambdaRuntime, type LambdaRuntime } from '#devkit/lambda-emulator';
 import { measureColdStart, startEmptyAwsEndpoint } from './bench/cold-start';
 import { median } from './bench/support';
 

@@ -16,11 +16,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveConsulBinary } from '../test/support/consul-binary';
-import { formatTable, runMatrix } from '../test/support/chaos-matrix';
-import { startChaosWorld } from '../test/support/chaos-world';
-import { OwnedProcess } from '../test/support/owned-process';
-import { toxiproxyBinary } from '../test/support/toxiproxy';
+import { resolveConsulBinary } from '#devkit/consul-binary';
+import { formatTable, runMatrix } from '#devkit/chaos-matrix';
+import { startChaosWorld } from '#devkit/chaos-world';
+import { OwnedProcess } from '#devkit/owned-process';
+import { toxiproxyBinary } from '#devkit/toxiproxy';
 
 const { values } = parseArgs({
   options: {

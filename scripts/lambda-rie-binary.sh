@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints the path of the AWS Lambda Runtime Interface Emulator (aws-lambda-rie), which runs the
-# deployed function bundles locally (test/support/lambda-runtime/).
+# deployed function bundles locally (devkit/lambda-emulator.ts).
 #
 # Order: $LAMBDA_RIE_BIN if set, else a cached build, else `go install` from the Go module proxy.
 # Why build: the emulator is a Go module (Apache-2.0) and no registry we reach ships its binary. The

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { LambdaEmulator, type LambdaRuntime } from '../../test/support/lambda-runtime/lambda-emulator';
+import { LambdaEmulator, type LambdaRuntime } from '#devkit/lambda-emulator';
 
 /**
  * A cold start as Lambda reports it: a fresh emulator (aws-lambda-rie) starts the runtime client on

@@ -1,6 +1,6 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { createLogger } from '#commons/observability/logger';
-import { isWrite, type ConsulCall } from '../../test/support/consul-call-recorder';
+import { isWrite, type ConsulCall } from '#devkit/consul-call-recorder';
 
 /** Reads and writes per cluster, and calls per `cluster.method`. */
 export function tally(calls: readonly ConsulCall[], clusters: readonly string[]) {

@@ -9,8 +9,8 @@ import { clusterSecretName } from '#commons/naming';
 import { requirePassingGateway } from '#commons/workflows/ensure-mesh-gateway';
 import { peersThroughMeshGateways } from '#commons/workflows/mesh-entry-merge';
 import { DEFAULT_GATEWAY_SERVICE } from '#commons/workflows/onboard-cluster';
-import { startConsulClusters, type LocalConsulCluster } from '../../test/support/local-consul-cluster';
-import { startMeshGateways, type SniRoutingGateway } from '../../test/support/sni-routing-gateway';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
 import { progress } from './support';
 
 export const SECRET_PREFIX = 'consul-peering';

@@ -10,7 +10,7 @@ import { systemClock } from '#commons/ports/clock';
 import { DEFAULT_SETTINGS, type PipelineSettings, type WorkflowContext } from '#commons/workflows/context';
 import { onboardCluster } from '#commons/workflows/onboard-cluster';
 import { LocalPipeline } from '../../local/pipeline';
-import { recordingCalls, type ConsulCall } from '../../test/support/consul-call-recorder';
+import { recordingCalls, type ConsulCall } from '#devkit/consul-call-recorder';
 import { onboardingAwareLogger, tally } from './consul-calls';
 import { assertOnboarded, bothActive, observeActive, registration, SECRET_PREFIX, withPair } from './pair';
 import { retryWhileNotReady } from './support';

@@ -8,7 +8,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient, type Message } fr
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
 import { secretKeyFindings } from '#commons/workflows/drift/secret-keys';
-import { startMoto, type MotoServer } from '#test/support/moto';
+import { startMoto, type MotoServer } from '#devkit/moto';
 
 // The adapters against a real moto server that this file starts itself. If moto cannot start, every
 // test here fails with the reason: an AWS adapter must never pass untested.

@@ -1,5 +1,5 @@
-import { toxiproxyBinary } from '../support/toxiproxy';
-import { startChaosWorld, type ChaosWorld } from '../support/chaos-world';
+import { toxiproxyBinary } from '#devkit/toxiproxy';
+import { startChaosWorld, type ChaosWorld } from '#devkit/chaos-world';
 import {
   awsScenarios,
   namedCrashScenarios,
@@ -10,11 +10,11 @@ import {
   type Baseline,
   type Scenario,
   type ScenarioResult,
-} from '../support/chaos-scenarios';
+} from '#devkit/chaos-scenarios';
 
 // The CI subset of the fault matrix (`npm run chaos` runs all of it): one representative scenario or a
 // few per family, each from a blank state, each asserting that its fault really happened and that
-// the pipeline converged (read from Consul and Secrets Manager directly; see support/convergence.ts).
+// the pipeline converged (read from Consul and Secrets Manager directly; see devkit/convergence.ts).
 // Nothing here asserts a time: faults last for fixed periods, and checks poll with deadlines.
 let world: ChaosWorld;
 let baseline: Baseline;

@@ -5,10 +5,10 @@ import { ConsulClient } from '#commons/consul/client';
 import { createEvent, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName, peeringTokenSecretName } from '#commons/naming';
 import { pairLockOf } from '#commons/workflows/pair-lock';
-import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import type { LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
-import { pollUntil } from '../support/poll';
-import type { SniRoutingGateway } from '../support/sni-routing-gateway';
+import { pollUntil } from '#devkit/poll';
+import type { SniRoutingGateway } from '#devkit/sni-routing-gateway';
 
 // Requests racing on one pair, on real parts: three Consul datacenters (ACLs on), moto's SQS and
 // Secrets Manager, SNI-routing gateway stand-ins, and THREE consumers per queue, as side-by-side

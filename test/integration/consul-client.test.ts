@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { ConsulClient } from '#commons/consul/client';
 import { ConsulError } from '#commons/ports/consul-error';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
-import { freePorts } from '../support/free-port';
-import { pollUntil } from '../support/poll';
-import { SniRoutingGateway } from '../support/sni-routing-gateway';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { freePorts } from '#devkit/free-port';
+import { pollUntil } from '#devkit/poll';
+import { SniRoutingGateway } from '#devkit/sni-routing-gateway';
 
 // Every client operation against two real Consul datacenters with ACLs on (default deny).
 let clusters: LocalConsulCluster[];

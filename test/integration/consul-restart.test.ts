@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConsulClient } from '#commons/consul/client';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
-import { pollUntil } from '../support/poll';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { pollUntil } from '#devkit/poll';
 
 // The persistent test cluster (`mode: 'server'`): a real single server with a data dir, whose Raft
 // state survives a crash. The chaos suite relies on it to kill and restart Consul mid-request.

@@ -1,7 +1,7 @@
 import { ConsulClient } from '#commons/consul/client';
 import { parseConnection } from '#commons/clusters';
 import { ValidationError } from '#commons/errors';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
 
 // Real Consul agents serving their API over HTTPS, with certificates made by Consul's own
 // `consul tls ca create` / `consul tls cert create`: one HTTPS only, one with verify_incoming (mTLS).

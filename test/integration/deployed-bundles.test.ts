@@ -18,26 +18,22 @@ import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } fro
 import { sign } from '#commons/slack/verify-signature';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { FUNCTION_NAMES } from '../../infra/constructs/bundle-options';
-import { startMeshGateways, type SniRoutingGateway } from '../support/sni-routing-gateway';
+import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
 import {
   DeployedStack,
   resolveEnvironment,
   type RuntimeLogLine,
 } from '../support/lambda-runtime/deployed-stack';
-import {
-  LambdaEmulator,
-  resolveLambdaRuntime,
-  type LambdaRuntime,
-} from '../support/lambda-runtime/lambda-emulator';
+import { LambdaEmulator, resolveLambdaRuntime, type LambdaRuntime } from '#devkit/lambda-emulator';
 import {
   readSynthesizedStack,
   synthesize,
   type SynthesizedStack,
 } from '../support/lambda-runtime/synthesized-stack';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
-import { startMoto, type MotoServer } from '../support/moto';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { startMoto, type MotoServer } from '#devkit/moto';
 import { lastTestFailed } from '../support/integration-setup';
-import { pollUntil } from '../support/poll';
+import { pollUntil } from '#devkit/poll';
 
 // What is deployed is what is tested: the bundles `cdk synth` wrote, run by the Lambda Runtime
 // Interface Emulator and the Node.js runtime interface client on Node 22, with the environment of the

@@ -10,12 +10,12 @@ import {
   type DriftReport,
 } from '#commons/workflows/drift/scan-drift';
 import { LocalPipeline } from '../../local/pipeline';
-import { freePorts } from '../support/free-port';
-import { isWrite, type ConsulCall } from '../support/consul-call-recorder';
-import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import { freePorts } from '#devkit/free-port';
+import { isWrite, type ConsulCall } from '#devkit/consul-call-recorder';
+import type { LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
-import type { SniRoutingGateway } from '../support/sni-routing-gateway';
-import { pollUntil } from '../support/poll';
+import type { SniRoutingGateway } from '#devkit/sni-routing-gateway';
+import { pollUntil } from '#devkit/poll';
 
 // Drift on real parts: two Consul datacenters with ACLs, moto's SQS and Secrets Manager, SNI-routing
 // TCP relays as mesh gateways. dc1 accepts, dc2 dials. Each test breaks one thing on the real

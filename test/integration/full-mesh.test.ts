@@ -1,9 +1,9 @@
 import { ConsulClient } from '#commons/consul/client';
 import { createEvent } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
-import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import type { LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
-import type { SniRoutingGateway } from '../support/sni-routing-gateway';
+import type { SniRoutingGateway } from '#devkit/sni-routing-gateway';
 
 // A full mesh of four Consul datacenters (ACLs on) peered through the pipeline on moto's SQS and
 // Secrets Manager: six peerings, the lower-numbered cluster accepting, so dc2 and dc3 both accept and

@@ -16,11 +16,11 @@ import {
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { TOKEN_VERSION_KEY } from '#commons/workflows/dial-peering';
 import { LocalPipeline } from '../../local/pipeline';
-import { freePorts } from '../support/free-port';
-import { startConsulClusters, type LocalConsulCluster } from '../support/local-consul-cluster';
-import { startMoto, type MotoServer } from '../support/moto';
-import { pollUntil } from '../support/poll';
-import { startMeshGateways, type SniRoutingGateway } from '../support/sni-routing-gateway';
+import { freePorts } from '#devkit/free-port';
+import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
+import { startMoto, type MotoServer } from '#devkit/moto';
+import { pollUntil } from '#devkit/poll';
+import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
 import { lastTestFailed } from '../support/integration-setup';
 
 // peerctl end to end on the local runtime: two real Consul datacenters (ACLs on), SNI-routing TCP

@@ -6,8 +6,8 @@ import { ConsulClient } from '#commons/consul/client';
 import { FileSecretStore } from '#commons/local/file-secret-store';
 import { createEvent, type ClusterRef } from '#commons/events/index';
 import { clusterSecretName } from '#commons/naming';
-import type { SniRoutingGateway } from '../support/sni-routing-gateway';
-import type { LocalConsulCluster } from '../support/local-consul-cluster';
+import type { SniRoutingGateway } from '#devkit/sni-routing-gateway';
+import type { LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
 
 // The pipeline end to end against Consul agents whose API is HTTPS only with verify_incoming = true

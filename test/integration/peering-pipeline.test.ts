@@ -10,12 +10,12 @@ import {
 } from '#commons/naming';
 import { meshGatewayPolicyName } from '#commons/workflows/gateway-policy';
 import { LocalPipeline } from '../../local/pipeline';
-import { isWrite, type ConsulCall } from '../support/consul-call-recorder';
-import type { LocalConsulCluster } from '../support/local-consul-cluster';
-import type { MotoServer } from '../support/moto';
-import type { SniRoutingGateway } from '../support/sni-routing-gateway';
+import { isWrite, type ConsulCall } from '#devkit/consul-call-recorder';
+import type { LocalConsulCluster } from '#devkit/local-consul-cluster';
+import type { MotoServer } from '#devkit/moto';
+import type { SniRoutingGateway } from '#devkit/sni-routing-gateway';
 import { startPipelineWorld, type PipelineWorld } from '../support/pipeline-world';
-import { pollUntil } from '../support/poll';
+import { pollUntil } from '#devkit/poll';
 
 // The whole pipeline on real parts: three Consul datacenters with ACLs, moto's SQS and Secrets
 // Manager, and SNI-routing TCP relays standing in for Envoy mesh gateways. dc1 accepts, dc2 dials,

@@ -17,7 +17,7 @@ import { DEFAULT_SETTINGS, type WorkflowLog } from '#commons/workflows/context';
 import { createNotifyOutcomeHandler } from '../../functions/notify-outcome/handler';
 import { createSlackCommandHandler } from '../../functions/slack-command/handler';
 import { slackSigningSecretLoader } from '../../functions/slack-command/signing-secret';
-import { startMoto, type MotoServer } from '#test/support/moto';
+import { startMoto, type MotoServer } from '#devkit/moto';
 
 // The Slack path on real parts: a moto server (Secrets Manager, SQS) started by this file, and a local
 // HTTP server standing in for hooks.slack.com (the allowed base is injected, as only tests may).

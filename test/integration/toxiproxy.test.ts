@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { awsErrors, HttpFaultLayer } from '../support/http-fault-layer';
-import { ToxiproxyServer, type Proxy } from '../support/toxiproxy';
+import { awsErrors, HttpFaultLayer } from '#devkit/http-fault-layer';
+import { ToxiproxyServer, type Proxy } from '#devkit/toxiproxy';
 
 // The fault tools of the chaos suite against a plain HTTP upstream: a real toxiproxy (built by
 // scripts/toxiproxy-binary.sh) and the request-level fault layer in front of it.

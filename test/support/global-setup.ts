@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { resolveConsulBinary } from './consul-binary';
+import { resolveConsulBinary } from '#devkit/consul-binary';
 
 /**
  * Runs once before the integration project. It resolves the real dependencies up front so that a

@@ -1,4 +1,4 @@
-import { OwnedProcess } from './owned-process';
+import { OwnedProcess } from '#devkit/owned-process';
 
 /** Anything the main jest process still owns is stopped; workers' processes die with their watchdogs. */
 export default async function globalTeardown(): Promise<void> {

@@ -1,4 +1,4 @@
-import { LocalConsulCluster } from './local-consul-cluster';
+import { LocalConsulCluster } from '#devkit/local-consul-cluster';
 
 // Integration tests wait on real Consul agents (a peering takes seconds to become ACTIVE, more on a
 // busy 2-core machine). jest's `testTimeout` is ignored inside `projects`, so it is set here.

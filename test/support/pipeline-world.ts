@@ -2,10 +2,14 @@ import { createLogger } from '#commons/observability/logger';
 import type { PipelineEvent } from '#commons/events/index';
 import { DEFAULT_SETTINGS, type PipelineSettings } from '#commons/workflows/context';
 import { LocalPipeline } from '../../local/pipeline';
-import { recordingCalls, type ConsulCall } from './consul-call-recorder';
-import { startMeshGateways, type SniRoutingGateway } from './sni-routing-gateway';
-import { startConsulClusters, type ApiProtection, type LocalConsulCluster } from './local-consul-cluster';
-import { startMoto, type MotoServer } from './moto';
+import { recordingCalls, type ConsulCall } from '#devkit/consul-call-recorder';
+import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
+import {
+  startConsulClusters,
+  type ApiProtection,
+  type LocalConsulCluster,
+} from '#devkit/local-consul-cluster';
+import { startMoto, type MotoServer } from '#devkit/moto';
 
 /** Everything an end-to-end test of the pipeline runs on, all of it real except Envoy. */
 export interface PipelineWorld {

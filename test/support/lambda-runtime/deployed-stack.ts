@@ -5,8 +5,8 @@ import {
   type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
 import type { FunctionName } from '../../../infra/constructs/bundle-options';
-import type { MotoClientConfig } from '../moto';
-import { LambdaEmulator, type InvokeResult, type LambdaRuntime } from './lambda-emulator';
+import type { MotoClientConfig } from '#devkit/moto';
+import { LambdaEmulator, type InvokeResult, type LambdaRuntime } from '#devkit/lambda-emulator';
 import { startSqsEventSourceMapping, type Delivery } from './sqs-event-source-mapping';
 import type { SynthesizedFunction, SynthesizedStack, TemplateValue } from './synthesized-stack';
 

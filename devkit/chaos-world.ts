@@ -7,7 +7,7 @@ import { clusterSecretName, DEFAULT_SECRET_PREFIX } from '#commons/naming';
 import { createLogger } from '#commons/observability/logger';
 import { DEFAULT_SETTINGS } from '#commons/workflows/context';
 import { meshGatewayPolicyName } from '#commons/workflows/gateway-policy';
-import { LocalPipeline } from '../../local/pipeline';
+import { LocalPipeline } from '../local/pipeline';
 import { SniRoutingGateway } from './sni-routing-gateway';
 import { HttpFaultLayer } from './http-fault-layer';
 import { startConsulClusters, type LocalConsulCluster } from './local-consul-cluster';

@@ -3,8 +3,8 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePorts } from '../free-port';
-import { OwnedProcess } from '../owned-process';
+import { freePorts } from './free-port';
+import { OwnedProcess } from './owned-process';
 
 /** The real Lambda runtime stack, built or installed by the project's scripts (cached outside the repo). */
 export interface LambdaRuntime {

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /**
- * A child process that cannot outlive the test run. Jest may kill a worker on timeout without running
- * afterAll, so every server we start gets its own process group and a tiny watchdog shell that kills
- * that group as soon as the Node process that owns it disappears. Output is kept for failure reports.
+ * A child process that cannot outlive the Node process that started it (a test run, the demo, a
+ * bench). Jest may kill a worker on timeout without running afterAll, so every server we start gets
+ * its own process group and a tiny watchdog shell that kills that group as soon as the Node process
+ * that owns it disappears. Output is kept for failure reports.
  */
 export class OwnedProcess {
   readonly #child: ChildProcess;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MAX_CLIENT_HELLO_BYTES, readClientHello } from '../../support/tls-client-hello';
+import { MAX_CLIENT_HELLO_BYTES, readClientHello } from '#devkit/tls-client-hello';
 import { clientHelloBytes } from './client-hellos';
 
 const SNI = 'server.dc1.peering.0c9b3a0e-5a3f-4a57-9d1e-2f1c3c6b7a10.consul';

@@ -1,12 +1,8 @@
 import { once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import {
-  peeringServerName,
-  startMeshGateways,
-  type SniRoutingGateway,
-} from '../../support/sni-routing-gateway';
-import { pollUntil } from '../../support/poll';
+import { peeringServerName, startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
+import { pollUntil } from '#devkit/poll';
 import { clientHelloBytes } from './client-hellos';
 
 // Two gateways on loopback, each datacenter's "server" an echo server: what a client sends comes back
