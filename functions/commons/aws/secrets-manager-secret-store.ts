@@ -5,19 +5,24 @@ import {
   GetSecretValueCommand,
   ListSecretsCommand,
   PutSecretValueCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
   type Filter,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import { AutomationError, PermanentError } from '#commons/errors';
-import type {
-  PutSecretOptions,
-  PutSecretResult,
-  SecretListFilter,
-  SecretStore,
-  SecretSummary,
-  SecretValue,
-  SecretVersionSelector,
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  type PutSecretOptions,
+  type PutSecretResult,
+  type RotatingSecretStore,
+  type SecretListFilter,
+  type SecretSummary,
+  type SecretValue,
+  type SecretVersions,
+  type SecretVersionSelector,
 } from '#commons/ports/secret-store';
 import { isRetryableAwsError } from './sdk-errors';
 
@@ -52,7 +57,13 @@ export interface SecretsManagerSecretStoreOptions {
   kmsKeyId?: string;
 }
 
-export class SecretsManagerSecretStore implements SecretStore {
+/** Where Secrets Manager sends a secret's rotation, and how often (RotateSecret's schedule). */
+export interface RotationSchedule {
+  functionArn: string;
+  afterDays: number;
+}
+
+export class SecretsManagerSecretStore implements RotatingSecretStore {
   private readonly client: SecretsManagerClient;
   private readonly kmsKeyId: string | undefined;
 
@@ -95,9 +106,13 @@ export class SecretsManagerSecretStore implements SecretStore {
         new GetSecretValueCommand({
           SecretId: name,
           VersionId: selector.versionId,
-          VersionStage: selector.versionStage,
+          // Named even for the current version: after UpdateSecretVersionStage moto keeps answering
+          // an unlabelled read with the version it created last; Secrets Manager answers either the same.
+          VersionStage: selector.versionStage ?? (selector.versionId === undefined ? AWSCURRENT : undefined),
         }),
       );
+      // A version Secrets Manager made for a rotation that has not been given its value yet.
+      if (result.SecretString === undefined && result.SecretBinary === undefined) return undefined;
       if (result.SecretString === undefined) {
         throw new PermanentError(`secret '${name}' holds a binary value; only string secrets are supported`);
       }
@@ -159,6 +174,103 @@ export class SecretsManagerSecretStore implements SecretStore {
       // A replayed delete of a secret already scheduled for deletion has nothing left to do.
       if (errorName(error) === 'InvalidRequestException' && (await this.isScheduledForDeletion(name))) return;
       throw wrap(error, 'DeleteSecret', name);
+    }
+  }
+
+  async versions(secretId: string): Promise<SecretVersions | undefined> {
+    try {
+      const described = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+      return {
+        name: required(described.Name, 'DescribeSecret', secretId, 'Name'),
+        stages: described.VersionIdsToStages ?? {},
+      };
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return undefined;
+      throw wrap(error, 'DescribeSecret', secretId);
+    }
+  }
+
+  async putPending(name: string, versionId: string, value: string): Promise<void> {
+    try {
+      await this.client.send(
+        new PutSecretValueCommand({
+          SecretId: name,
+          ClientRequestToken: versionId,
+          SecretString: value,
+          VersionStages: [AWSPENDING],
+        }),
+      );
+    } catch (error) {
+      // The version exists with a value already: a replay when it is this one, else never overwritten.
+      if (
+        errorName(error) === 'ResourceExistsException' &&
+        (await this.get(name, { versionId }))?.value === value
+      )
+        return;
+      throw wrap(error, 'PutSecretValue', name, value);
+    }
+  }
+
+  async promote(name: string, versionId: string): Promise<void> {
+    const labels = (await this.versions(name))?.stages ?? {};
+    const current = Object.keys(labels).find((id) => labels[id]?.includes(AWSCURRENT));
+    if (current !== versionId) await this.moveStage(name, AWSCURRENT, { to: versionId, from: current });
+    if (labels[versionId]?.includes(AWSPENDING)) await this.moveStage(name, AWSPENDING, { from: versionId });
+  }
+
+  /**
+   * Hands the secret's rotation to `schedule.functionArn`, every `afterDays` days, from the next
+   * window on (RotateImmediately false: onboarding has just stored a fresh token). Returns false,
+   * writing nothing, when the secret is already set up that way.
+   */
+  async enableRotation(name: string, schedule: RotationSchedule): Promise<boolean> {
+    const described = await this.client
+      .send(new DescribeSecretCommand({ SecretId: name }))
+      .catch((error: unknown) => {
+        throw wrap(error, 'DescribeSecret', name);
+      });
+    if (
+      described.RotationEnabled === true &&
+      described.RotationLambdaARN === schedule.functionArn &&
+      described.RotationRules?.AutomaticallyAfterDays === schedule.afterDays
+    )
+      return false;
+    await this.rotate(name, {
+      RotationLambdaARN: schedule.functionArn,
+      RotationRules: { AutomaticallyAfterDays: schedule.afterDays },
+      RotateImmediately: false,
+    });
+    return true;
+  }
+
+  /** Starts a rotation now, with the function and schedule the secret already has. */
+  async rotateNow(name: string): Promise<void> {
+    await this.rotate(name, { RotateImmediately: true });
+  }
+
+  private async rotate(
+    name: string,
+    input: Omit<ConstructorParameters<typeof RotateSecretCommand>[0], 'SecretId'>,
+  ): Promise<void> {
+    try {
+      await this.client.send(new RotateSecretCommand({ SecretId: name, ...input }));
+    } catch (error) {
+      throw wrap(error, 'RotateSecret', name);
+    }
+  }
+
+  private async moveStage(name: string, stage: string, { to, from }: { to?: string; from?: string }) {
+    try {
+      await this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: name,
+          VersionStage: stage,
+          MoveToVersionId: to,
+          RemoveFromVersionId: from,
+        }),
+      );
+    } catch (error) {
+      throw wrap(error, 'UpdateSecretVersionStage', name);
     }
   }
 

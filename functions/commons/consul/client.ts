@@ -503,6 +503,17 @@ export class ConsulClient {
     );
   }
 
+  /**
+   * `GET /v1/acl/token/self`: the token this client calls with, as Consul resolves it. Any valid
+   * token may read itself; an unknown one is a permission-denied ConsulError (`token-not-found`).
+   */
+  async readOwnToken(options: CallOptions = {}): Promise<AclToken> {
+    return this.#transport.json(
+      { method: 'GET', path: '/v1/acl/token/self', signal: options.signal },
+      decodeAclToken,
+    );
+  }
+
   /** `GET /v1/acl/tokens?policy=:id`: the tokens linked to a policy (never their SecretIDs). */
   async listTokensByPolicy(policyId: string, options: CallOptions = {}): Promise<AclToken[]> {
     requireName(policyId, 'policyId');

@@ -4,14 +4,18 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PermanentError } from '#commons/errors';
 import { systemClock, type Clock } from '#commons/ports/clock';
-import type {
-  PutSecretOptions,
-  PutSecretResult,
-  SecretListFilter,
-  SecretStore,
-  SecretSummary,
-  SecretValue,
-  SecretVersionSelector,
+import {
+  AWSCURRENT as CURRENT,
+  AWSPENDING as PENDING,
+  AWSPREVIOUS as PREVIOUS,
+  type PutSecretOptions,
+  type PutSecretResult,
+  type RotatingSecretStore,
+  type SecretListFilter,
+  type SecretSummary,
+  type SecretValue,
+  type SecretVersions,
+  type SecretVersionSelector,
 } from '#commons/ports/secret-store';
 
 export interface FileSecretStoreOptions {
@@ -42,8 +46,6 @@ interface SecretFile {
 /** Secret names become map keys in memory, so a name like `__proto__` stays an ordinary name. */
 type Secrets = Map<string, StoredSecret>;
 
-const CURRENT = 'AWSCURRENT';
-const PREVIOUS = 'AWSPREVIOUS';
 // Secrets Manager keeps about 100 versions and drops the oldest unlabelled ones past that.
 const MAX_VERSIONS = 100;
 
@@ -55,11 +57,11 @@ export function defaultSecretFilePath(env: NodeJS.ProcessEnv = process.env): str
 
 /**
  * The local runtime's secret store: one JSON file, readable by its owner only (0600 in a 0700
- * directory), replaced atomically on every write. Versions and the AWSCURRENT / AWSPREVIOUS labels
- * follow Secrets Manager, so workflows behave the same locally. Deletion is immediate (there is no
+ * directory), replaced atomically on every write. Versions and the AWSCURRENT / AWSPREVIOUS /
+ * AWSPENDING labels follow Secrets Manager, rotation included, so workflows behave the same locally. Deletion is immediate (there is no
  * recovery window), and writes are serialised within one process, not across processes.
  */
-export class FileSecretStore implements SecretStore {
+export class FileSecretStore implements RotatingSecretStore {
   readonly path: string;
   private readonly clock: Clock;
   private queue: Promise<unknown> = Promise.resolve();
@@ -91,13 +93,8 @@ export class FileSecretStore implements SecretStore {
       );
       if (current !== undefined && current[1].value === value)
         return { versionId: current[0], changed: false };
-      for (const version of Object.values(existing.versions)) {
-        version.stages = version.stages.filter((stage) => stage !== PREVIOUS);
-        if (version.stages.includes(CURRENT)) {
-          version.stages = [...version.stages.filter((stage) => stage !== CURRENT), PREVIOUS];
-        }
-      }
-      existing.versions[versionId] = { value, stages: [CURRENT], createdAt: now };
+      existing.versions[versionId] = { value, stages: [], createdAt: now };
+      makeCurrent(existing, versionId);
       pruneVersions(existing);
       await this.write(secrets);
       return { versionId, changed: true };
@@ -126,6 +123,47 @@ export class FileSecretStore implements SecretStore {
         .filter(([, secret]) => wanted.every(([key, value]) => secret.tags[key] === value))
         .map(([name, secret]) => ({ name, tags: { ...secret.tags } }))
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+  }
+
+  versions(secretId: string): Promise<SecretVersions | undefined> {
+    return this.exclusive(async () => {
+      const secret = (await this.read()).get(secretId);
+      if (secret === undefined) return undefined;
+      const stages = Object.entries(secret.versions).map(([id, version]) => [id, [...version.stages]]);
+      return { name: secretId, stages: Object.fromEntries(stages) as Record<string, string[]> };
+    });
+  }
+
+  putPending(name: string, versionId: string, value: string): Promise<void> {
+    return this.exclusive(async () => {
+      const secrets = await this.read();
+      const secret = secrets.get(name);
+      if (secret === undefined)
+        throw new PermanentError(`secret ${name} does not exist`, 'local.secret-missing');
+      const existing = secret.versions[versionId];
+      if (existing !== undefined) {
+        if (existing.value === value) return;
+        throw new PermanentError(`version ${versionId} of secret ${name} already holds another value`);
+      }
+      for (const version of Object.values(secret.versions)) {
+        version.stages = version.stages.filter((stage) => stage !== PENDING);
+      }
+      secret.versions[versionId] = { value, stages: [PENDING], createdAt: this.clock.now().toISOString() };
+      pruneVersions(secret);
+      await this.write(secrets);
+    });
+  }
+
+  promote(name: string, versionId: string): Promise<void> {
+    return this.exclusive(async () => {
+      const secrets = await this.read();
+      const secret = secrets.get(name);
+      const version = secret?.versions[versionId];
+      if (secret === undefined || version === undefined)
+        throw new PermanentError(`secret ${name} has no version ${versionId}`, 'local.secret-missing');
+      makeCurrent(secret, versionId);
+      await this.write(secrets);
     });
   }
 
@@ -192,6 +230,18 @@ export class FileSecretStore implements SecretStore {
       throw error;
     }
   }
+}
+
+/** AWSCURRENT moves to `versionId`, AWSPREVIOUS to the version it leaves, as UpdateSecretVersionStage does. */
+function makeCurrent(secret: StoredSecret, versionId: string): void {
+  const target = secret.versions[versionId];
+  if (target === undefined || target.stages.includes(CURRENT)) return;
+  for (const version of Object.values(secret.versions)) {
+    const wasCurrent = version.stages.includes(CURRENT);
+    version.stages = version.stages.filter((stage) => stage !== PREVIOUS && stage !== CURRENT);
+    if (wasCurrent) version.stages.push(PREVIOUS);
+  }
+  target.stages = [...target.stages.filter((stage) => stage !== PENDING), CURRENT];
 }
 
 function pruneVersions(secret: StoredSecret): void {

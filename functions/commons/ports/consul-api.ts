@@ -42,6 +42,7 @@ export interface ConsulApi {
   createPolicy(input: AclPolicyInput, options?: CallOptions): Promise<AclPolicy>;
   updatePolicy(id: string, input: AclPolicyInput, options?: CallOptions): Promise<AclPolicy>;
   readToken(accessorId: string, options?: CallOptions): Promise<AclToken | undefined>;
+  readOwnToken(options?: CallOptions): Promise<AclToken>;
   createToken(input: AclTokenInput, options?: CallOptions): Promise<AclToken>;
   listTokensByPolicy(policyId: string, options?: CallOptions): Promise<AclToken[]>;
   deleteToken(accessorId: string, options?: CallOptions): Promise<void>;

@@ -47,3 +47,26 @@ export interface SecretSummary {
   /** The KMS key the secret is encrypted with, as the store reports it; absent for the provider's default key. */
   kmsKeyId?: string;
 }
+
+/**
+ * Rotation the Secrets Manager way: a new value is written as a version labelled AWSPENDING, and
+ * made current by moving AWSCURRENT onto it (the version it leaves becomes AWSPREVIOUS).
+ */
+export interface RotatingSecretStore extends SecretStore {
+  /** The secret's name (a store may be given an ARN) and each version's staging labels; undefined if absent. */
+  versions(secretId: string): Promise<SecretVersions | undefined>;
+  /** Writes `value` as version `versionId`, labelled AWSPENDING. Writing the same version again changes nothing. */
+  putPending(name: string, versionId: string, value: string): Promise<void>;
+  /** Moves AWSCURRENT to `versionId` (the version it leaves becomes AWSPREVIOUS) and drops its AWSPENDING label. */
+  promote(name: string, versionId: string): Promise<void>;
+}
+
+export interface SecretVersions {
+  name: string;
+  /** Staging labels by version id; a version Secrets Manager made for a rotation may hold no value yet. */
+  stages: Record<string, string[]>;
+}
+
+export const AWSCURRENT = 'AWSCURRENT';
+export const AWSPREVIOUS = 'AWSPREVIOUS';
+export const AWSPENDING = 'AWSPENDING';

@@ -5,7 +5,7 @@ import { isConsulError } from '#commons/ports/consul-error';
 import { NotReadyError, PermanentError } from '../errors';
 import { gatewayTokenSecretName, TAG_KIND } from '../naming';
 import type { ConsulApi } from '../ports/consul-api';
-import type { SecretStore, SecretValue } from '../ports/secret-store';
+import { AWSPENDING, AWSPREVIOUS, type SecretStore, type SecretValue } from '../ports/secret-store';
 import { meshGatewayPolicyName, meshGatewayPolicyRules } from './gateway-policy';
 
 export const GatewayTokenSecretSchema = z.strictObject({
@@ -38,7 +38,7 @@ export async function ensureGatewayToken(
 ): Promise<{ accessorId: string; policyChanged: boolean; tokenCreated: boolean }> {
   const policyName = meshGatewayPolicyName(serviceName);
   const rules = meshGatewayPolicyRules(serviceName);
-  const description = `Mesh gateway "${serviceName}" for cluster peering (managed by consul-peering-automation)`;
+  const description = gatewayTokenDescription(serviceName);
   let policyChanged = false;
   let policy = await consul.readPolicyByName(policyName);
   if (policy === undefined) {
@@ -88,13 +88,28 @@ export async function ensureGatewayToken(
   // the first run finished): the old token can no longer be handed to anyone, so it goes, and the
   // cluster keeps exactly one gateway token. Tokens someone else made with our policy are left alone.
   // An adopted token gets the same sweep: the run that created it may have died before its sweep.
-  for (const other of await consul.listTokensByPolicy(policy.id)) {
-    if (other.accessorId !== token.accessorId && other.description === description) {
-      await consul.deleteToken(other.accessorId);
+  // Tokens a rotation holds (AWSPREVIOUS, still in use by gateways; AWSPENDING, being made) stay.
+  const others = (await consul.listTokensByPolicy(policy.id)).filter(
+    (other) => other.accessorId !== token.accessorId && other.description === description,
+  );
+  if (others.length > 0) {
+    const held = await Promise.all(
+      [AWSPREVIOUS, AWSPENDING].map(async (versionStage) => {
+        const version = await secrets.get(secretName, { versionStage });
+        const parsed = gatewayTokenSecretState(version);
+        return parsed.state === 'present' ? parsed.accessorId : undefined;
+      }),
+    );
+    for (const other of others) {
+      if (!held.includes(other.accessorId)) await consul.deleteToken(other.accessorId);
     }
   }
   return { accessorId: token.accessorId, policyChanged, tokenCreated };
 }
+
+/** How our gateway tokens are told from others of the same policy (the sweeps delete only these). */
+export const gatewayTokenDescription = (serviceName: string): string =>
+  `Mesh gateway "${serviceName}" for cluster peering (managed by consul-peering-automation)`;
 
 /**
  * Creates an ACL object whose name or AccessorID is ours, or adopts it when Consul says it exists.
@@ -103,7 +118,7 @@ export async function ensureGatewayToken(
  * created it after our read. Either way the object is the one we meant to create, so it is read again;
  * if the read still says absent, Consul is not consistent yet and the step is retried.
  */
-async function createOrAdopt<T>(
+export async function createOrAdopt<T>(
   what: string,
   { create, read }: { create: () => Promise<T>; read: () => Promise<T | undefined> },
 ): Promise<{ object: T; created: boolean }> {

@@ -30,6 +30,10 @@ export interface MemoryConsul extends ConsulApi {
   readonly peerings: Map<string, Peering>;
   readonly policies: Map<string, AclPolicy>;
   readonly tokens: Map<string, AclToken>;
+  /** The AccessorID of each token by its SecretID (set on create). */
+  readonly tokenSecrets: Map<string, string>;
+  /** This cluster as a client calling with `secretId` sees it: only readOwnToken differs. */
+  as(secretId: string): ConsulApi;
   /** What a service registered from now on reports until a test changes it (Consul: critical until its first check). */
   registeredStatus: CheckStatus;
   /** The state a peering this cluster establishes (dials) reports right after establishing. */
@@ -86,6 +90,7 @@ export function memoryConsul(): MemoryConsul {
   const peerings = new Map<string, Peering>();
   const policies = new Map<string, AclPolicy>();
   const tokens = new Map<string, AclToken>();
+  const tokenSecrets = new Map<string, string>();
   const kv = memoryKv();
   let index = 10;
 
@@ -122,6 +127,25 @@ export function memoryConsul(): MemoryConsul {
     peerings,
     policies,
     tokens,
+    tokenSecrets,
+    as: (secretId) => ({
+      ...consul,
+      readOwnToken: call('readOwnToken', () => {
+        const token = tokens.get(tokenSecrets.get(secretId) ?? '');
+        if (token === undefined) {
+          throw new ConsulError(
+            'permission-denied',
+            { method: 'GET', path: '/v1/acl/token/self' },
+            403,
+            'ACL not found',
+            {
+              denial: 'token-not-found',
+            },
+          );
+        }
+        return structuredClone(token);
+      }),
+    }),
     registeredStatus: 'passing',
     establishedState: 'ACTIVE',
     before: () => undefined,
@@ -218,25 +242,32 @@ export function memoryConsul(): MemoryConsul {
       return structuredClone(policy);
     }),
     readToken: call('readToken', (accessorId: string) => structuredClone(tokens.get(accessorId))),
-    createToken: call('createToken', ({ accessorId = randomUUID(), description = '', policies: links }) => {
-      if (tokens.has(accessorId)) throw exists('/v1/acl/token');
-      const token: AclToken = {
-        accessorId,
-        description,
-        policies: links.map((link) => {
-          const policy = [...policies.values()].find((p) =>
-            'id' in link ? p.id === link.id : p.name === link.name,
-          );
-          if (policy === undefined) throw new Error(`no policy ${JSON.stringify(link)}`);
-          return { id: policy.id, name: policy.name };
-        }),
-        local: false,
-        createIndex: ++index,
-        modifyIndex: index,
-      };
-      tokens.set(accessorId, token);
-      return structuredClone(token);
+    readOwnToken: call('readOwnToken', () => {
+      throw new Error('memoryConsul: the automation reads its own token only through as()');
     }),
+    createToken: call(
+      'createToken',
+      ({ accessorId = randomUUID(), secretId = randomUUID(), description = '', policies: links }) => {
+        if (tokens.has(accessorId)) throw exists('/v1/acl/token');
+        tokenSecrets.set(secretId, accessorId);
+        const token: AclToken = {
+          accessorId,
+          description,
+          policies: links.map((link) => {
+            const policy = [...policies.values()].find((p) =>
+              'id' in link ? p.id === link.id : p.name === link.name,
+            );
+            if (policy === undefined) throw new Error(`no policy ${JSON.stringify(link)}`);
+            return { id: policy.id, name: policy.name };
+          }),
+          local: false,
+          createIndex: ++index,
+          modifyIndex: index,
+        };
+        tokens.set(accessorId, token);
+        return structuredClone(token);
+      },
+    ),
     listTokensByPolicy: call('listTokensByPolicy', (policyId: string) =>
       [...tokens.values()]
         .filter((t) => t.policies.some((p) => p.id === policyId))

@@ -9,7 +9,13 @@ import {
   peeringTokenSecretName,
 } from '../../naming';
 import type { ConsulApi } from '../../ports/consul-api';
-import type { PutSecretOptions, SecretStore, SecretSummary, SecretValue } from '../../ports/secret-store';
+import type {
+  PutSecretOptions,
+  SecretStore,
+  SecretSummary,
+  SecretValue,
+  SecretVersionSelector,
+} from '../../ports/secret-store';
 import type { WorkflowContext } from '../context';
 import { DEFAULT_SETTINGS } from '../context';
 
@@ -34,8 +40,13 @@ export class MemorySecretStore implements SecretStore {
     return Promise.resolve({ versionId, changed: true });
   }
 
-  get(name: string) {
-    return Promise.resolve(this.values.get(name));
+  /** Keeps one version: any other label or version is absent. */
+  get(name: string, selector: SecretVersionSelector = {}) {
+    const current = this.values.get(name);
+    const other =
+      (selector.versionStage !== undefined && selector.versionStage !== 'AWSCURRENT') ||
+      (selector.versionId !== undefined && selector.versionId !== current?.versionId);
+    return Promise.resolve(other ? undefined : current);
   }
 
   list({ namePrefix = '' }: { namePrefix?: string }): Promise<SecretSummary[]> {
@@ -164,6 +175,7 @@ function fakeApi(cluster: FakeCluster, inFlight: { now: number; max: number }): 
     listTokensByPolicy: write('listTokensByPolicy'),
     deleteToken: write('deleteToken'),
     createToken: write('createToken'),
+    readOwnToken: write('readOwnToken'),
     readKey: write('readKey'),
     writeKeyCas: write('writeKeyCas'),
     deleteKeyCas: write('deleteKeyCas'),
