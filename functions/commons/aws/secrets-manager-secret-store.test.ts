@@ -8,8 +8,10 @@ import {
   PutSecretValueCommand,
   ResourceExistsException,
   ResourceNotFoundException,
+  RotateSecretCommand,
   SecretsManagerClient,
   SecretsManagerServiceException,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { isRetryable } from '#commons/errors';
@@ -110,7 +112,7 @@ describe('put', () => {
 });
 
 describe('get', () => {
-  test('reads the current version by default', async () => {
+  test('reads the current version by default, named by its label', async () => {
     sm.on(GetSecretValueCommand).resolves({ Name: 'conn/dc1', VersionId: 'v2', SecretString: 'two' });
 
     await expect(store().get('conn/dc1')).resolves.toEqual({
@@ -118,7 +120,10 @@ describe('get', () => {
       versionId: 'v2',
       value: 'two',
     });
-    expect(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({ SecretId: 'conn/dc1' });
+    expect(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toEqual({
+      SecretId: 'conn/dc1',
+      VersionStage: 'AWSCURRENT',
+    });
   });
 
   test('passes the version id and stage through', async () => {
@@ -293,4 +298,65 @@ test('accepts an existing client', async () => {
   sm.on(GetSecretValueCommand).rejects(notFound());
   await new SecretsManagerSecretStore(client).get('x');
   expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+});
+
+describe('rotation', () => {
+  const ARN = 'arn:aws:lambda:us-east-1:111111111111:function:rotate';
+
+  test('enableRotation schedules the function without rotating now, and only once', async () => {
+    sm.on(DescribeSecretCommand).resolvesOnce({ Name: 'gw/dc1' });
+    sm.on(RotateSecretCommand).resolves({});
+    await expect(store().enableRotation('gw/dc1', { functionArn: ARN, afterDays: 30 })).resolves.toBe(true);
+    expect(sm.commandCalls(RotateSecretCommand)[0]?.args[0].input).toEqual({
+      SecretId: 'gw/dc1',
+      RotationLambdaARN: ARN,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+      RotateImmediately: false,
+    });
+
+    sm.on(DescribeSecretCommand).resolves({
+      Name: 'gw/dc1',
+      RotationEnabled: true,
+      RotationLambdaARN: ARN,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+    });
+    await expect(store().enableRotation('gw/dc1', { functionArn: ARN, afterDays: 30 })).resolves.toBe(false);
+    expect(sm.commandCalls(RotateSecretCommand)).toHaveLength(1);
+  });
+
+  test('putPending writes the version labelled AWSPENDING under its request token; a replay is a no-op', async () => {
+    sm.on(PutSecretValueCommand).resolvesOnce({ VersionId: 'v2' });
+    await store().putPending('gw/dc1', 'v2', 'new');
+    expect(sm.commandCalls(PutSecretValueCommand)[0]?.args[0].input).toEqual({
+      SecretId: 'gw/dc1',
+      ClientRequestToken: 'v2',
+      SecretString: 'new',
+      VersionStages: ['AWSPENDING'],
+    });
+
+    sm.on(PutSecretValueCommand).rejects(new ResourceExistsException({ message: 'in use', $metadata: {} }));
+    sm.on(GetSecretValueCommand).resolves({ Name: 'gw/dc1', VersionId: 'v2', SecretString: 'new' });
+    await expect(store().putPending('gw/dc1', 'v2', 'new')).resolves.toBeUndefined();
+    await expect(store().putPending('gw/dc1', 'v2', 'other')).rejects.toThrow(
+      "Secrets Manager PutSecretValue failed for secret 'gw/dc1'",
+    );
+  });
+
+  test('promote moves AWSCURRENT from the current version and drops AWSPENDING', async () => {
+    sm.on(DescribeSecretCommand).resolves({
+      Name: 'gw/dc1',
+      VersionIdsToStages: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] },
+    });
+    sm.on(UpdateSecretVersionStageCommand).resolves({});
+    await store().promote('gw/dc1', 'v2');
+    expect(sm.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input)).toEqual([
+      { SecretId: 'gw/dc1', VersionStage: 'AWSCURRENT', MoveToVersionId: 'v2', RemoveFromVersionId: 'v1' },
+      { SecretId: 'gw/dc1', VersionStage: 'AWSPENDING', RemoveFromVersionId: 'v2' },
+    ]);
+  });
+
+  test('a version without a value yet (made by RotateSecret) reads as absent', async () => {
+    sm.on(GetSecretValueCommand).resolves({ Name: 'gw/dc1', VersionId: 'v2' });
+    await expect(store().get('gw/dc1', { versionId: 'v2' })).resolves.toBeUndefined();
+  });
 });

@@ -3,11 +3,14 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { FUNCTION_AWS_CLIENT_CONFIG } from '../aws/client-config';
 import { SecretsManagerSecretStore } from '../aws/secrets-manager-secret-store';
+import { SecretBackedClusterDirectory } from '../clusters';
 import { SqsQueue } from '../aws/sqs-queue';
 import { ConsulClient } from '../consul/client';
 import { workflowLog } from '../observability/logger';
 import type { Queue, SourceQueue } from '../ports/queue';
-import { requiredEnv, settingsFromEnv } from './settings-from-env';
+import type { GatewayTokenRotationContext } from '../workflows/rotate-gateway-token';
+import type { SecretRotationSchedule } from '../workflows/context';
+import { requiredEnv, rotationAfterDaysFromEnv, settingsFromEnv } from './settings-from-env';
 import { buildWorkflowContext } from './workflow-context';
 
 /**
@@ -19,9 +22,7 @@ export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = proc
   const sqsQueue = (name: string) => new SqsQueue({ queueUrl: requiredEnv(name, env), client: sqs });
   const queue = (name: string): Queue => sqsQueue(name);
   const settings = settingsFromEnv(env);
-  const secrets = new SecretsManagerSecretStore(new SecretsManagerClient(FUNCTION_AWS_CLIENT_CONFIG), {
-    kmsKeyId: settings.secretsKmsKeyId,
-  });
+  const secrets = secretsManager(settings.secretsKmsKeyId);
   const context = buildWorkflowContext({
     secrets,
     consul: (connection) => new ConsulClient(connection),
@@ -33,11 +34,51 @@ export function awsWorkflowContext(logger: Logger, env: NodeJS.ProcessEnv = proc
     },
     log: workflowLog(logger),
     settings,
+    ...rotationSchedule(secrets, env),
   });
   return {
     context,
     deadLetters: queue('DEAD_LETTER_QUEUE_URL'),
     /** The queue the function consumes, named by the variable that carries its URL. */
     sourceQueue: (variable: string): SourceQueue => sqsQueue(variable),
+  };
+}
+
+/** The rotation function's wiring: Secrets Manager and Consul only (it publishes nothing). */
+export function awsRotationContext(
+  logger: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): GatewayTokenRotationContext {
+  const settings = settingsFromEnv(env);
+  const secrets = secretsManager(settings.secretsKmsKeyId);
+  return {
+    secrets,
+    clusters: new SecretBackedClusterDirectory(
+      secrets,
+      (connection) => new ConsulClient(connection),
+      settings.secretPrefix,
+    ),
+    consulAs: (connection, token) => new ConsulClient({ ...connection, token }),
+    secretPrefix: settings.secretPrefix,
+    log: workflowLog(logger),
+  };
+}
+
+const secretsManager = (kmsKeyId: string | undefined) =>
+  new SecretsManagerSecretStore(new SecretsManagerClient(FUNCTION_AWS_CLIENT_CONFIG), { kmsKeyId });
+
+/**
+ * Onboarding hands each gateway token secret to the rotation function (ROTATION_FUNCTION_ARN), every
+ * ROTATION_AFTER_DAYS days (default 30). Unset: the deployment rotates nothing on a schedule.
+ */
+function rotationSchedule(
+  secrets: SecretsManagerSecretStore,
+  env: NodeJS.ProcessEnv,
+): { gatewayTokenRotation?: SecretRotationSchedule } {
+  const functionArn = env.ROTATION_FUNCTION_ARN;
+  if (functionArn === undefined || functionArn === '') return {};
+  const afterDays = rotationAfterDaysFromEnv(env);
+  return {
+    gatewayTokenRotation: { enable: (name) => secrets.enableRotation(name, { functionArn, afterDays }) },
   };
 }

@@ -44,6 +44,17 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return value;
 }
 
+export const DEFAULT_ROTATION_AFTER_DAYS = 30;
+
+/** ROTATION_AFTER_DAYS: from 1 to 1000, Secrets Manager's bounds for AutomaticallyAfterDays. */
+export function rotationAfterDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const name = 'ROTATION_AFTER_DAYS';
+  const value = int(env, name, DEFAULT_ROTATION_AFTER_DAYS);
+  if (value < 1 || value > 1000)
+    throw new ValidationError(`${name} must be an integer from 1 to 1000, got ${env[name] ?? ''}`, name);
+  return value;
+}
+
 export function requiredEnv(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const value = env[name];
   if (value === undefined || value === '')

@@ -6,7 +6,13 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { Queue } from '../ports/queue';
 import type { SecretStore } from '../ports/secret-store';
 import { QueueEventPublisher } from '../queue-event-publisher';
-import type { PipelineSettings, WorkflowContext, WorkflowHooks, WorkflowLog } from '../workflows/context';
+import type {
+  PipelineSettings,
+  SecretRotationSchedule,
+  WorkflowContext,
+  WorkflowHooks,
+  WorkflowLog,
+} from '../workflows/context';
 
 /** The queue of each consuming step. The outcome queue takes both outcomes. */
 export interface StepQueues {
@@ -37,6 +43,7 @@ export interface WorkflowContextParts {
   settings: PipelineSettings;
   clock?: Clock;
   hooks?: WorkflowHooks;
+  gatewayTokenRotation?: SecretRotationSchedule;
 }
 
 /**
@@ -53,5 +60,6 @@ export function buildWorkflowContext(parts: WorkflowContextParts): WorkflowConte
     log,
     settings,
     ...(parts.hooks === undefined ? {} : { hooks: parts.hooks }),
+    ...(parts.gatewayTokenRotation === undefined ? {} : { gatewayTokenRotation: parts.gatewayTokenRotation }),
   };
 }

@@ -12,6 +12,13 @@ export interface WorkflowContext {
   log: WorkflowLog;
   settings: PipelineSettings;
   hooks?: WorkflowHooks;
+  /** Where gateway token secrets are handed to Secrets Manager's rotation (the stack's rotation function). */
+  gatewayTokenRotation?: SecretRotationSchedule;
+}
+
+/** Turns scheduled rotation on for a secret; false, writing nothing, when it is already on. */
+export interface SecretRotationSchedule {
+  enable(secretName: string): Promise<boolean>;
 }
 
 /** What a watcher is told as typed values (not log text): peerctl's progress lines. */

@@ -197,3 +197,34 @@ describe('onboarding before peering (the mesh flag before the token)', () => {
     expect(order.indexOf('writeConfigEntryCas')).toBeLessThan(order.indexOf('generatePeeringToken'));
   });
 });
+
+describe('gateway token rotation', () => {
+  test("hands the token's secret to the rotation schedule once, and a replay turns nothing on again", async () => {
+    const w = new MemoryWorld();
+    w.add('dc1', { onboarded: false });
+    const scheduled = new Set<string>();
+    const enable = jest.fn((name: string) => {
+      const changed = !scheduled.has(name);
+      scheduled.add(name);
+      return Promise.resolve(changed);
+    });
+    const context = { ...w.context(), gatewayTokenRotation: { enable } };
+    const event = registered({ gateway: GATEWAY });
+
+    await expect(onboardCluster(event, context)).resolves.toMatchObject({
+      changes: expect.arrayContaining(['gateway-token', 'gateway-token-rotation']) as unknown,
+    });
+    await expect(onboardCluster(event, context)).resolves.toEqual({ changes: [] });
+    expect(enable.mock.calls).toEqual([
+      [gatewayTokenSecretName(PREFIX, 'dc1')],
+      [gatewayTokenSecretName(PREFIX, 'dc1')],
+    ]);
+  });
+
+  test('without a schedule (the local runtime) nothing is turned on', async () => {
+    const { onboard } = world();
+    await expect(onboard()).resolves.not.toMatchObject({
+      changes: expect.arrayContaining(['gateway-token-rotation']) as unknown,
+    });
+  });
+});

@@ -1,4 +1,5 @@
 import { DEFAULT_GATEWAY_SERVICE_NAME, type EventOf } from '../events';
+import { gatewayTokenSecretName } from '../naming';
 import type { WorkflowContext } from './context';
 import { ensureGatewayToken } from './ensure-gateway-token';
 import { ensureMeshConfig } from './ensure-mesh-config';
@@ -29,6 +30,11 @@ export async function onboardCluster(
   });
   if (token.policyChanged) changes.push('gateway-policy');
   if (token.tokenCreated) changes.push('gateway-token');
+  const rotation = context.gatewayTokenRotation;
+  if (rotation !== undefined) {
+    const secretName = gatewayTokenSecretName(context.settings.secretPrefix, cluster.name);
+    if (await rotation.enable(secretName)) changes.push('gateway-token-rotation');
+  }
 
   if (gateway !== undefined) {
     const registered = await ensureMeshGatewayRegistered(
