@@ -93,7 +93,8 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown): FleetProblem[] {
     }));
   }
   const path = formatPath(issue.path);
-  if (issue.code === 'custom') return [{ path, message: issue.message }];
+  if (issue.code === 'custom')
+    return [{ path, message: issue.message.includes(', got ') ? issue.message : `${issue.message}, ${got(value)}` }];
   if (issue.code === 'invalid_type') return [{ path, message: `expected ${issue.expected}, ${got(value)}` }];
   const expected = issue.message
     .replace(/^must be /, '')
@@ -134,7 +135,10 @@ export function parseFleetText(text: string, file: string): { data?: unknown; pr
 export function validateFleet(data: unknown): { fleet?: Fleet; problems: FleetProblem[] } {
   const parsed = FleetSchema.safeParse(data);
   if (parsed.success) return { fleet: parsed.data, problems: [] };
-  return { problems: parsed.error.issues.flatMap((issue) => problemsOf(issue, data)) };
+  const problems = parsed.error.issues.flatMap((issue) => problemsOf(issue, data));
+  // In the file's order (clusters[2] before clusters[10]), whichever check found them.
+  const key = (p: FleetProblem): string => p.path.replace(/\d+/g, (n) => n.padStart(6, '0'));
+  return { problems: problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)) };
 }
 
 /** Relative paths in the file are relative to the file's directory, as a reader of it expects. */
