@@ -226,7 +226,8 @@ function timeoutOf(args: ParsedArgs, desired: DesiredFleet): number {
 async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Promise<ExitCode> {
   expectPositionals(args, [], '; the fleet file is given with -f FILE');
   const file = args.string('file');
-  if (file === undefined) throw new UsageError('-f, --file: required (the fleet file, YAML or JSON)', 'apply');
+  if (file === undefined)
+    throw new UsageError('-f, --file: required (the fleet file, YAML or JSON)', 'apply');
   const dryRun = args.flag('dry-run');
   const json = args.flag('json');
   if (json && !dryRun) throw new UsageError('--json: only with --dry-run (the plan as JSON)', 'apply');

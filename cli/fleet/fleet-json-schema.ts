@@ -23,7 +23,8 @@ export function fleetJsonSchema(): Record<string, unknown> {
   return { $schema, $id: FLEET_SCHEMA_ID, title, description, ...rest };
 }
 
-export const fleetSchemaPath = (repoRoot: string): string => path.join(repoRoot, 'schemas', 'fleet.schema.json');
+export const fleetSchemaPath = (repoRoot: string): string =>
+  path.join(repoRoot, 'schemas', 'fleet.schema.json');
 
 export async function renderFleetSchemaFile(repoRoot: string): Promise<{ path: string; content: string }> {
   const options = JSON.parse(await readFile(path.join(repoRoot, '.prettierrc.json'), 'utf8')) as Parameters<

@@ -64,11 +64,17 @@ const canonical = (value: unknown): unknown =>
     : value;
 
 export function changedFields(recorded: ClusterConnection, desired: ClusterConnection): string[] {
-  return CONNECTION_FIELDS.filter((field) => !sameValue(canonical(recorded[field]), canonical(desired[field])));
+  return CONNECTION_FIELDS.filter(
+    (field) => !sameValue(canonical(recorded[field]), canonical(desired[field])),
+  );
 }
 
 /** The plan: pure, so the same file and records always give the same steps. */
-export function planFleet(desired: DesiredFleet, recorded: RecordedState, { prune }: { prune: boolean }): FleetPlan {
+export function planFleet(
+  desired: DesiredFleet,
+  recorded: RecordedState,
+  { prune }: { prune: boolean },
+): FleetPlan {
   const clusters = desired.clusters.map((cluster): ClusterStep => {
     if (!recorded.clusters.has(cluster.name)) return { name: cluster.name, action: 'register', why: 'new' };
     const stored = recorded.clusters.get(cluster.name);
@@ -165,7 +171,8 @@ export function renderPlan(plan: FleetPlan): string[] {
       );
   }
   if (plan.prune) {
-    for (const pair of plan.deletions.peerings) lines.push(`  - ${arrow(pair)}  delete (not in the file; --prune)`);
+    for (const pair of plan.deletions.peerings)
+      lines.push(`  - ${arrow(pair)}  delete (not in the file; --prune)`);
     for (const name of plan.deletions.clusters)
       lines.push(`  - cluster ${name}  delete its registration (not in the file; --prune)`);
   } else if (plan.kept.peerings.length + plan.kept.clusters.length > 0) {

@@ -10,12 +10,19 @@ import { isConsulAddress } from '#commons/clusters';
 import { ClusterNameSchema, MeshGatewaySchema, ServiceNameSchema } from '#commons/events/index';
 import { EXPECT } from '../fields';
 
+/** As `peerctl peer --export` allows. */
+const MAX_EXPORTS = 100;
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const partitionPattern = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const secretPrefixPattern = /^(?!\/)[A-Za-z0-9/_+=.@-]{1,256}(?<!\/)$/;
 
 const pathField = (what: string) =>
-  z.string().min(1, { error: `expected ${what}` }).describe(`${what}; "~/" is the home directory, other relative paths are relative to the working directory`);
+  z
+    .string()
+    .min(1, { error: `expected ${what}` })
+    .describe(
+      `${what}; "~/" is the home directory, other relative paths are relative to the working directory`,
+    );
 
 export const FleetClusterSchema = z
   .strictObject({
@@ -24,7 +31,7 @@ export const FleetClusterSchema = z
       .string()
       .refine(isConsulAddress, { error: `expected ${EXPECT.address}` })
       .describe("Consul's HTTP(S) API, http(s)://host:port."),
-    tokenFile: pathField('a file holding the automation\'s ACL token').optional(),
+    tokenFile: pathField("a file holding the automation's ACL token").optional(),
     tokenEnv: z
       .string()
       .regex(envNamePattern, { error: `expected ${EXPECT.envName}` })
@@ -33,7 +40,9 @@ export const FleetClusterSchema = z
         'An environment variable holding the ACL token. A token is never written in the file itself. Default when neither tokenFile nor tokenEnv is given: CONSUL_HTTP_TOKEN.',
       ),
     caFile: pathField("PEM of the CA that signed Consul's HTTPS certificate (https only)").optional(),
-    clientCertFile: pathField('PEM client certificate, for an agent with verify_incoming on HTTPS').optional(),
+    clientCertFile: pathField(
+      'PEM client certificate, for an agent with verify_incoming on HTTPS',
+    ).optional(),
     clientKeyFile: pathField('the private key of clientCertFile (unencrypted PEM)').optional(),
     partition: z
       .string()
@@ -54,7 +63,6 @@ export const FleetPeeringSchema = z
     dialer: ClusterNameSchema,
     exportServices: z
       .array(ServiceNameSchema)
-      .max(100, { error: 'expected at most 100 services' })
       .default([])
       .describe(
         "Services the acceptor exports to the dialer, merged into the acceptor's exported-services entry.",
@@ -85,7 +93,9 @@ type RawFleet = {
   peerings?: unknown;
 };
 const entries = (value: unknown): Record<string, unknown>[] =>
-  Array.isArray(value) ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null) : [];
+  Array.isArray(value)
+    ? value.filter((v): v is Record<string, unknown> => typeof v === 'object' && v !== null)
+    : [];
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /**
@@ -151,6 +161,13 @@ function crossChecks(fleet: RawFleet, ctx: z.RefinementCtx): void {
           message: `expected a cluster named in clusters (${known.join(', ') || 'none'}), got "${name}"`,
         });
     }
+    // Checked here, not by .max(): a failed length check would stop the other checks of the file.
+    if (Array.isArray(peering.exportServices) && peering.exportServices.length > MAX_EXPORTS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['peerings', i, 'exportServices'],
+        message: `expected at most ${MAX_EXPORTS} services, got ${peering.exportServices.length}`,
+      });
     if (acceptor === undefined || dialer === undefined) continue;
     if (acceptor === dialer) {
       ctx.addIssue({

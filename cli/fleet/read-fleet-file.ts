@@ -65,7 +65,8 @@ export interface DesiredFleet {
 
 const formatPath = (path: readonly PropertyKey[]): string =>
   path.reduce<string>(
-    (text, key) => (typeof key === 'number' ? `${text}[${key}]` : `${text}${text === '' ? '' : '.'}${String(key)}`),
+    (text, key) =>
+      typeof key === 'number' ? `${text}[${key}]` : `${text}${text === '' ? '' : '.'}${String(key)}`,
     '',
   ) || '(file)';
 
@@ -94,7 +95,9 @@ function problemsOf(issue: z.core.$ZodIssue, input: unknown): FleetProblem[] {
   }
   const path = formatPath(issue.path);
   if (issue.code === 'custom')
-    return [{ path, message: issue.message.includes(', got ') ? issue.message : `${issue.message}, ${got(value)}` }];
+    return [
+      { path, message: issue.message.includes(', got ') ? issue.message : `${issue.message}, ${got(value)}` },
+    ];
   if (issue.code === 'invalid_type') return [{ path, message: `expected ${issue.expected}, ${got(value)}` }];
   const expected = issue.message
     .replace(/^must be /, '')
@@ -111,20 +114,30 @@ export function parseFleetText(text: string, file: string): { data?: unknown; pr
     try {
       return { data: JSON.parse(text) as unknown, problems: [] };
     } catch (error) {
-      return { problems: [{ path: '(file)', message: `expected JSON, got a syntax error: ${messageOf(error)}` }] };
+      return {
+        problems: [{ path: '(file)', message: `expected JSON, got a syntax error: ${messageOf(error)}` }],
+      };
     }
   }
   if (extension !== '.yaml' && extension !== '.yml') {
     return {
-      problems: [{ path: '(file)', message: `expected a .yaml, .yml or .json file, got "${extension || 'no extension'}"` }],
+      problems: [
+        {
+          path: '(file)',
+          message: `expected a .yaml, .yml or .json file, got "${extension || 'no extension'}"`,
+        },
+      ],
     };
   }
-  const document = parseDocument(text, { prettyErrors: false });
+  const document = parseDocument(text);
   if (document.errors.length > 0) {
     return {
       problems: document.errors.map((error) => ({
-        path: error.linePos === undefined ? '(file)' : `line ${error.linePos[0].line}, column ${error.linePos[0].col}`,
-        message: `expected YAML, got ${error.message.split('\n')[0] ?? error.code}`,
+        path:
+          error.linePos === undefined
+            ? '(file)'
+            : `line ${error.linePos[0].line}, column ${error.linePos[0].col}`,
+        message: `expected YAML, got ${(error.message.split('\n')[0] ?? error.code).replace(/ at line \d+, column \d+:?$/, '')}`,
       })),
     };
   }
@@ -183,13 +196,17 @@ export async function resolveFleet(
             fields.readTokenEnv(
               tokenEnv ?? DEFAULT_TOKEN_ENV,
               env,
-              cluster.tokenEnv === undefined ? `${at}.tokenEnv (default ${DEFAULT_TOKEN_ENV})` : `${at}.tokenEnv`,
+              cluster.tokenEnv === undefined
+                ? `${at}.tokenEnv (default ${DEFAULT_TOKEN_ENV})`
+                : `${at}.tokenEnv`,
             ),
           );
     const caCert =
       cluster.caFile === undefined
         ? undefined
-        : await attempt(`${at}.caFile`, () => fields.readCaFile(pathIn(baseDir, cluster.caFile ?? ''), `${at}.caFile`));
+        : await attempt(`${at}.caFile`, () =>
+            fields.readCaFile(pathIn(baseDir, cluster.caFile ?? ''), `${at}.caFile`),
+          );
     const certificate =
       cluster.clientCertFile === undefined || cluster.clientKeyFile === undefined
         ? undefined
@@ -235,7 +252,10 @@ export async function readFleetFile(file: string, env: NodeJS.ProcessEnv): Promi
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`-f: cannot read ${path} (${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')})`, 'apply');
+    throw new UsageError(
+      `-f: cannot read ${path} (${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')})`,
+      'apply',
+    );
   }
   const parsed = parseFleetText(text, path);
   if (parsed.problems.length > 0) throw new FleetFileError(file, parsed.problems);
