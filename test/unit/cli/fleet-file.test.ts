@@ -63,7 +63,10 @@ function write(name: string, text: string): string {
   return path;
 }
 
-async function problemsOf(path: string, environment: NodeJS.ProcessEnv = env): Promise<FleetProblem[]> {
+async function problemsOf(
+  path: string,
+  environment: NodeJS.ProcessEnv = env,
+): Promise<readonly FleetProblem[]> {
   const error: unknown = await readFleetFile(path, environment).then(
     () => undefined,
     (e: unknown) => e,
