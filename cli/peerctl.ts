@@ -19,7 +19,6 @@ export { processIo, type CliIo } from './io';
 export { EXIT } from './exit-codes';
 
 export const COMMANDS: readonly Command[] = [
-  apply,
   clusterAdd,
   peer,
   mesh,
@@ -28,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   remediateCommand,
   regenerate,
   unpeer,
+  apply,
 ];
 
 const SYNOPSIS: Record<string, string> = {

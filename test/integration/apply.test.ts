@@ -186,8 +186,11 @@ test('apply registers the clusters and establishes the peerings: ACTIVE on both 
   expect(dry.stdout).toContain('3 to register, 2 to request, 0 to change, 0 to delete');
   await expect(readFile(secretsFile)).rejects.toThrow(/ENOENT/);
 
+  const mark = requests.length;
   const run = await apply(fleet);
   expect(run.code).toBe(0);
+  // The layers see the pipeline's writes (what makes the "no write" checks below mean something).
+  expect(writesSince(mark).length).toBeGreaterThan(10);
   expect(run.stdout).toMatch(/^ {2}\+ dc1 -> dc2 {2}request \(exports: web\)$/m);
   for (const name of NAMES) expect(run.stdout).toMatch(new RegExp(`^${name}\\s+onboarded\\s+`, 'm'));
   expect(run.stdout).toMatch(/^dc1 -> dc2\s+established\s+dc1 ACTIVE \/ dc2 ACTIVE/m);
@@ -215,6 +218,8 @@ test('applying the same file again: the plan says "no changes", and Consul sees 
   expect(run.stdout).toMatch(/^no changes$/m);
   expect(run.stdout).not.toMatch(/^ {2}[+~-] /m);
   expect(writesSince(mark)).toEqual([]);
+  // Not even a read: the plan is computed from the records, and nothing was left to do.
+  expect(requests.length).toBe(mark);
 }, 60_000);
 
 test('an unreachable cluster is reported and skipped with its peering; the rest is applied (exit 1)', async () => {
