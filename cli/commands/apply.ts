@@ -7,7 +7,7 @@ import { EXIT, type ExitCode } from '../exit-codes';
 import * as fields from '../fields';
 import { countChanges, planFleet, readRecordedState, renderPlan, type FleetPlan } from '../fleet/fleet-plan';
 import { readFleetFile, type DesiredCluster, type DesiredFleet } from '../fleet/read-fleet-file';
-import { BACKEND_HELP, EXIT_CODES_HELP } from '../help-text';
+import { BACKEND_HELP } from '../help-text';
 import {
   ACCEPT_QUEUE,
   BACKEND,

@@ -130,9 +130,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all((layers ?? []).map((l) => l.close()));
-  await Promise.all((gateways ?? []).map((g) => g.close()));
-  await Promise.all((clusters ?? []).map((c) => c.stop()));
+  await Promise.all(layers.map((l) => l.close()));
+  await Promise.all(gateways.map((g) => g.close()));
+  await Promise.all(clusters.map((c) => c.stop()));
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -17,6 +17,9 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A message matching this pattern (typed for expect's object literals). */
+const matching = (pattern: RegExp): unknown => expect.stringMatching(pattern);
+
 const TOKEN_1 = '11111111-2222-3333-4444-555555555555';
 const TOKEN_2 = '66666666-7777-8888-9999-000000000000';
 const env = { TOKEN_DC1: TOKEN_1, TOKEN_DC2: TOKEN_2 };
@@ -118,7 +121,7 @@ describe('a fleet file', () => {
     expect(yaml.problems.length).toBeGreaterThan(0);
     expect(yaml.problems[0]?.path).toMatch(/^line \d+, column \d+$/);
     expect(parseFleetText('{"clusters": [}', 'f.json').problems).toEqual([
-      { path: '(file)', message: expect.stringMatching(/^expected JSON, got a syntax error: /) as unknown },
+      { path: '(file)', message: matching(/^expected JSON, got a syntax error: /) },
     ]);
     // A key given twice is a YAML error, not a silent overwrite.
     expect(parseFleetText('clusters: []\nclusters: []\n', 'f.yaml').problems).toHaveLength(1);
@@ -146,20 +149,20 @@ describe('a fleet file', () => {
     });
     expect(problems).toEqual([
       { path: 'clusters[0].address', message: 'expected http(s)://host:port, got "foo"' },
-      { path: 'clusters[0].name', message: expect.stringMatching(/^expected a DNS label: .*, got "DC1"$/) },
-      { path: 'clusters[0].token', message: expect.stringMatching(/^expected no token in the file/) },
+      { path: 'clusters[0].name', message: matching(/^expected a DNS label: .*, got "DC1"$/) },
+      { path: 'clusters[0].token', message: matching(/^expected no token in the file/) },
       { path: 'clusters[0].tokenEnv', message: 'expected only one of tokenFile and tokenEnv, got both' },
       {
         path: 'clusters[1].caFile',
-        message: expect.stringMatching(/^expected no caFile with an http:\/\/ address/),
+        message: matching(/^expected no caFile with an http:\/\/ address/),
       },
       {
         path: 'clusters[1].clientCertFile',
-        message: expect.stringMatching(/^expected no clientCertFile with an http:\/\/ address/),
+        message: matching(/^expected no clientCertFile with an http:\/\/ address/),
       },
       {
         path: 'clusters[1].clientKeyFile',
-        message: expect.stringMatching(/^expected clientKeyFile with clientCertFile/),
+        message: matching(/^expected clientKeyFile with clientCertFile/),
       },
       { path: 'clusters[1].gateway.lan.port', message: 'expected number, got "x"' },
       { path: 'clusters[1].gateway.wan', message: 'expected object, got nothing' },
@@ -169,17 +172,17 @@ describe('a fleet file', () => {
       },
       {
         path: 'clusters[2].tokenEnv',
-        message: expect.stringMatching(/^expected the name of an environment variable.*, got "1BAD"$/),
+        message: matching(/^expected the name of an environment variable.*, got "1BAD"$/),
       },
       { path: 'extra', message: 'expected a known field, got the unknown field "extra"' },
       { path: 'peerings[0].dialer', message: 'expected a cluster named in clusters (DC1, dc2), got "dc9"' },
       {
         path: 'peerings[1].dialer',
-        message: expect.stringMatching(/^expected another cluster than the acceptor.*got "dc2"$/),
+        message: matching(/^expected another cluster than the acceptor.*got "dc2"$/),
       },
       {
         path: 'peerings[1].exportServices[1]',
-        message: expect.stringMatching(/^expected a service name: .*, got "bad name"$/),
+        message: matching(/^expected a service name: .*, got "bad name"$/),
       },
       {
         path: 'peerings[2]',
