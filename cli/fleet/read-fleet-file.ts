@@ -14,7 +14,7 @@ import { ClusterConnectionSchema, type ClusterConnection } from '#commons/cluste
 import { preview } from '#commons/events/validation-error';
 import { messageOf, UsageError } from '../errors';
 import * as fields from '../fields';
-import { FleetSchema, type Fleet } from './fleet-schema';
+import { FleetClusterSchema, FleetSchema, type Fleet, type FleetCluster } from './fleet-schema';
 
 /** Consul's own variable for the CLI's token, as for `peerctl cluster add`. */
 export const DEFAULT_TOKEN_ENV = 'CONSUL_HTTP_TOKEN';
@@ -144,14 +144,17 @@ export function parseFleetText(text: string, file: string): { data?: unknown; pr
   return { data: document.toJS() as unknown, problems: [] };
 }
 
+/** In the file's order (clusters[2] before clusters[10]), whichever check found them. */
+function inFileOrder(problems: FleetProblem[]): FleetProblem[] {
+  const key = (p: FleetProblem): string => p.path.replace(/\d+/g, (n) => n.padStart(6, '0'));
+  return problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 /** Schema problems of parsed data, all of them; the fleet when there are none. */
 export function validateFleet(data: unknown): { fleet?: Fleet; problems: FleetProblem[] } {
   const parsed = FleetSchema.safeParse(data);
   if (parsed.success) return { fleet: parsed.data, problems: [] };
-  const problems = parsed.error.issues.flatMap((issue) => problemsOf(issue, data));
-  // In the file's order (clusters[2] before clusters[10]), whichever check found them.
-  const key = (p: FleetProblem): string => p.path.replace(/\d+/g, (n) => n.padStart(6, '0'));
-  return { problems: problems.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)) };
+  return { problems: inFileOrder(parsed.error.issues.flatMap((issue) => problemsOf(issue, data))) };
 }
 
 /** Relative paths in the file are relative to the file's directory, as a reader of it expects. */
@@ -165,8 +168,23 @@ const pathIn = (baseDir: string, path: string): string =>
 /** Reads what each cluster names (token, CA, client certificate); each failure is a problem at its field. */
 export async function resolveFleet(
   fleet: Fleet,
-  { baseDir, env }: { baseDir: string; env: NodeJS.ProcessEnv },
+  options: { baseDir: string; env: NodeJS.ProcessEnv },
 ): Promise<{ desired?: DesiredFleet; problems: FleetProblem[] }> {
+  const { clusters, problems } = await resolveClusters([...fleet.clusters.entries()], options);
+  if (problems.length > 0) return { problems: inFileOrder(problems) };
+  const peerings = fleet.peerings.map((p) => ({
+    acceptor: p.acceptor,
+    dialer: p.dialer,
+    exportServices: [...new Set(p.exportServices)].sort(),
+  }));
+  return { desired: { settings: fleet.settings, clusters, peerings }, problems };
+}
+
+/** The clusters at these positions of the file, each resolved on its own. */
+async function resolveClusters(
+  entries: readonly (readonly [number, FleetCluster])[],
+  { baseDir, env }: { baseDir: string; env: NodeJS.ProcessEnv },
+): Promise<{ clusters: DesiredCluster[]; problems: FleetProblem[] }> {
   const problems: FleetProblem[] = [];
   const attempt = async <T>(path: string, read: () => Promise<T> | T): Promise<T | undefined> => {
     try {
@@ -184,7 +202,7 @@ export async function resolveFleet(
     }
   };
   const clusters: DesiredCluster[] = [];
-  for (const [i, cluster] of fleet.clusters.entries()) {
+  for (const [i, cluster] of entries) {
     const at = `clusters[${i}]`;
     const tokenEnv = cluster.tokenEnv ?? (cluster.tokenFile === undefined ? DEFAULT_TOKEN_ENV : undefined);
     const token =
@@ -235,13 +253,7 @@ export async function resolveFleet(
           : `env ${tokenEnv ?? DEFAULT_TOKEN_ENV}`,
     });
   }
-  if (problems.length > 0) return { problems };
-  const peerings = fleet.peerings.map((p) => ({
-    acceptor: p.acceptor,
-    dialer: p.dialer,
-    exportServices: [...new Set(p.exportServices)].sort(),
-  }));
-  return { desired: { settings: fleet.settings, clusters, peerings }, problems };
+  return { clusters, problems };
 }
 
 /** The whole file, or a FleetFileError listing every problem in it. */
@@ -260,8 +272,20 @@ export async function readFleetFile(file: string, env: NodeJS.ProcessEnv): Promi
   const parsed = parseFleetText(text, path);
   if (parsed.problems.length > 0) throw new FleetFileError(file, parsed.problems);
   const validated = validateFleet(parsed.data);
-  if (validated.fleet === undefined) throw new FleetFileError(file, validated.problems);
-  const resolved = await resolveFleet(validated.fleet, { baseDir: dirname(path), env });
+  const options = { baseDir: dirname(path), env };
+  if (validated.fleet === undefined) {
+    // The clusters that are well-formed on their own still have their files and variables read, so
+    // a missing token file is named together with a typo elsewhere in the file.
+    const raw = (parsed.data as { clusters?: unknown } | null)?.clusters;
+    const wellFormed = (Array.isArray(raw) ? (raw as unknown[]) : []).flatMap((entry, i) => {
+      const cluster = FleetClusterSchema.safeParse(entry);
+      const flagged = validated.problems.some((p) => p.path.startsWith(`clusters[${i}]`));
+      return cluster.success && !flagged ? [[i, cluster.data] as const] : [];
+    });
+    const { problems } = await resolveClusters(wellFormed, options);
+    throw new FleetFileError(file, inFileOrder([...validated.problems, ...problems]));
+  }
+  const resolved = await resolveFleet(validated.fleet, options);
   if (resolved.desired === undefined) throw new FleetFileError(file, resolved.problems);
   return resolved.desired;
 }

@@ -244,6 +244,25 @@ clusters:
     ]);
   });
 
+  test('a schema problem and an unreadable token file are named together', async () => {
+    const path = write(
+      'both.yaml',
+      `
+clusters:
+  - { name: dc1, address: "http://c1:8500", tokenFile: missing.token }
+  - { name: dc2, address: "http://c2:8500", tokenEnv: TOKEN_DC2, caFile: ca.pem }
+peerings:
+  - { acceptor: dc1, dialer: dc3 }
+`,
+    );
+    expect(await problemsOf(path)).toEqual([
+      { path: 'clusters[0].tokenFile', message: `cannot read ${join(dir, 'missing.token')} (no such file)` },
+      // Not also "cannot read ca.pem": a cluster with a problem of its own is not read further.
+      { path: 'clusters[1].caFile', message: matching(/^expected no caFile with an http:\/\/ address/) },
+      { path: 'peerings[0].dialer', message: 'expected a cluster named in clusters (dc1, dc2), got "dc3"' },
+    ]);
+  });
+
   test('a file that cannot be read is bad input', async () => {
     await expect(readFleetFile(join(dir, 'nope.yaml'), env)).rejects.toThrow(
       /^-f: cannot read .*nope\.yaml \(no such file\)$/,
