@@ -169,13 +169,13 @@ export async function readCaFile(path: string, what = '--ca-file'): Promise<stri
 export async function readClientCertificate(
   certPath: string,
   keyPath: string,
+  what = { cert: '--client-cert-file', key: '--client-key-file' },
 ): Promise<{ clientCert: string; clientKey: string }> {
-  const clientCert = await readText(certPath, '--client-cert-file');
-  const clientKey = await readText(keyPath, '--client-key-file');
+  const clientCert = await readText(certPath, what.cert);
+  const clientKey = await readText(keyPath, what.key);
   const found = clientCertificateProblem(clientCert, clientKey);
   if (found !== undefined) {
-    const [flag, path] =
-      found.part === 'certificate' ? ['--client-cert-file', certPath] : ['--client-key-file', keyPath];
+    const [flag, path] = found.part === 'certificate' ? [what.cert, certPath] : [what.key, keyPath];
     throw new UsageError(`${flag}: ${expandPath(path)} ${found.problem}`);
   }
   return { clientCert, clientKey };

@@ -5,6 +5,7 @@
  */
 import { parseCommandArgs } from './args';
 import type { Command } from './command';
+import { apply } from './commands/apply';
 import { clusterAdd } from './commands/cluster-add';
 import { planCommand, remediateCommand } from './commands/drift';
 import { mesh, peer, regenerate } from './commands/peer';
@@ -26,9 +27,11 @@ export const COMMANDS: readonly Command[] = [
   remediateCommand,
   regenerate,
   unpeer,
+  apply,
 ];
 
 const SYNOPSIS: Record<string, string> = {
+  apply: 'apply -f <fleet.yaml|fleet.json>',
   'cluster add': 'cluster add <name> --address URL',
   peer: 'peer <acceptor> <dialer>',
   mesh: 'mesh <cluster> <cluster> ...',
@@ -54,7 +57,11 @@ backends
   default   local: a 0600 secret file and the pipeline's handlers in this process
   --aws     Secrets Manager and the deployed pipeline's SQS queues (AWS_ENDPOINT_URL for moto)
 
-a session
+declaratively: one file in git names the clusters and peerings
+  peerctl apply -f fleet.yaml --dry-run    # the plan: what will be registered, requested, deleted
+  peerctl apply -f fleet.yaml              # make it so (--prune also deletes what the file dropped)
+
+a session, one command at a time
   peerctl cluster add dc1 --address https://consul.dc1:8501 --token-file dc1.token \\
       --gateway-lan 10.1.0.10:8443 --gateway-wan 203.0.113.10:8443
   peerctl cluster add dc2 --address https://consul.dc2:8501 --token-env CONSUL_TOKEN_DC2 \\
@@ -64,7 +71,7 @@ a session
   peerctl plan
 
 exit codes
-  0    done (published, established, onboarded, deleted; plan: no drift)
+  0    done (published, established, onboarded, deleted; plan: no drift; apply: applied)
   1    failed: peering.failed, a dead-lettered request, a timeout, an unreachable cluster
   2    bad input or usage (the message names the flag); nothing was changed
   3    plan found drift

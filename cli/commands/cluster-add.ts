@@ -11,8 +11,14 @@ import { EXIT, type ExitCode } from '../exit-codes';
 import * as fields from '../fields';
 import { BACKEND_HELP, EXIT_CODES_HELP, WAIT_HELP } from '../help-text';
 import { BACKEND, backendChoice, HELP, ONBOARD_QUEUE, WAIT, waitChoice } from '../options';
-import { clusterRef, newCorrelationId, waitAndSummarise, watchOnboarding } from '../requests';
-import { consulClientFor, openRuntime } from '../runtime';
+import {
+  clusterRef,
+  newCorrelationId,
+  waitAndSummarise,
+  watchOnboarding,
+  type Registration,
+} from '../requests';
+import { consulClientFor, openRuntime, type Runtime } from '../runtime';
 
 /** Consul's own variable for the CLI's token: the default when neither --token-file nor --token-env is given. */
 const DEFAULT_TOKEN_ENV = 'CONSUL_HTTP_TOKEN';
@@ -62,7 +68,7 @@ examples
 
 ${EXIT_CODES_HELP}`;
 
-interface ClusterAddPlan {
+export interface ClusterAddPlan {
   name: string;
   connection: ClusterConnection;
   tokenSource: string;
@@ -160,26 +166,8 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
   if (plan.connection.clientKey !== undefined) out.redact(plan.connection.clientKey);
   const runtime = openRuntime({ backend, env, out });
   try {
-    const event = createEvent(
-      'cluster.registered',
-      {
-        cluster: clusterRef(runtime, plan.name),
-        ...(plan.gateway === undefined ? {} : { gateway: plan.gateway }),
-      },
-      { correlationId: newCorrelationId() },
-    );
     out.progress(runtime.description);
-    if (plan.check) await checkReachable(plan, runtime.secrets, runtime.settings.secretPrefix, out);
-
-    const secretName = clusterSecretName(runtime.settings.secretPrefix, plan.name);
-    const { changed } = await runtime.secrets.put(secretName, JSON.stringify(plan.connection), {
-      description: `Consul connection of cluster ${plan.name} (address, ACL token, CA) for consul-peering-automation`,
-      tags: { [TAG_KIND]: 'cluster' },
-    });
-    out.progress(
-      `secret ${secretName} ${changed ? 'written' : 'unchanged'} (token from ${plan.tokenSource})`,
-    );
-    await runtime.publish(event);
+    const { event } = await registerCluster(runtime, plan, out);
     if (!waiting.wait) {
       out.result(`${plan.name}  published  cluster.registered, correlation id ${event.correlationId}`);
       out.result(`follow with: peerctl status ${plan.name} --aws (or add --wait)`);
@@ -194,6 +182,35 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * One cluster's registration, as `cluster add` and `apply` make it: Consul checked first (read-only,
+ * unless `check` is off; an unreachable cluster stores nothing), then the connection secret, then
+ * cluster.registered. Returns what to watch for the onboarding's end.
+ */
+export async function registerCluster(
+  runtime: Runtime,
+  plan: ClusterAddPlan,
+  out: CommandContext['out'],
+): Promise<Registration> {
+  const event = createEvent(
+    'cluster.registered',
+    {
+      cluster: clusterRef(runtime, plan.name),
+      ...(plan.gateway === undefined ? {} : { gateway: plan.gateway }),
+    },
+    { correlationId: newCorrelationId() },
+  );
+  if (plan.check) await checkReachable(plan, runtime.secrets, runtime.settings.secretPrefix, out);
+  const secretName = clusterSecretName(runtime.settings.secretPrefix, plan.name);
+  const { changed } = await runtime.secrets.put(secretName, JSON.stringify(plan.connection), {
+    description: `Consul connection of cluster ${plan.name} (address, ACL token, CA) for consul-peering-automation`,
+    tags: { [TAG_KIND]: 'cluster' },
+  });
+  out.progress(`secret ${secretName} ${changed ? 'written' : 'unchanged'} (token from ${plan.tokenSource})`);
+  await runtime.publish(event);
+  return { event, gateway: plan.gateway };
 }
 
 /** Read-only: the leader, and what the token can read, before anything is stored. */

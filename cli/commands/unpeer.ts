@@ -75,21 +75,34 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
     await runtime.connection(a);
     await runtime.connection(b);
     out.progress(runtime.description);
-    // Under the pair's lock, like the pipeline's accept and dial: an unpeer racing a peer request then
-    // runs wholly before or wholly after each of its steps, and the end state is whichever ran last.
-    const warn = (message: string): void => {
-      out.progress(message);
-    };
-    return await withPairLock(
-      await runtime.consul(pairLockOf(a, b).host),
-      { a, b },
-      `unpeer ${a}/${b}`,
-      { clock: systemClock, log: { info: () => undefined, warn }, settings: runtime.settings },
-      () => deleteBothSides(runtime, a, b, { timeoutMs, out, signal }),
-    );
+    return await unpeerPair(runtime, a, b, { timeoutMs, out, signal });
   } finally {
     await runtime.close();
   }
+}
+
+/**
+ * Deletes the peering of a and b on both sides, then its secrets: what `unpeer` and `apply --prune` do
+ * for one pair. Under the pair's lock, like the pipeline's accept and dial: an unpeer racing a peer
+ * request then runs wholly before or wholly after each of its steps, and the end state is whichever
+ * ran last.
+ */
+export async function unpeerPair(
+  runtime: Runtime,
+  a: string,
+  b: string,
+  options: { timeoutMs: number; out: CommandContext['out']; signal?: AbortSignal | undefined },
+): Promise<ExitCode> {
+  const warn = (message: string): void => {
+    options.out.progress(message);
+  };
+  return withPairLock(
+    await runtime.consul(pairLockOf(a, b).host),
+    { a, b },
+    `unpeer ${a}/${b}`,
+    { clock: systemClock, log: { info: () => undefined, warn }, settings: runtime.settings },
+    () => deleteBothSides(runtime, a, b, options),
+  );
 }
 
 async function deleteBothSides(
