@@ -20,6 +20,7 @@ describe('resolveConfig', () => {
     expect(resolve({})).toEqual({
       secretPrefix: 'consul-peering',
       driftSchedule: 'rate(1 hour)',
+      gatewayTokenRotationDays: 30,
       slack: {
         signingSecretName: 'consul-peering/slack/signing-secret',
         allowedUserIds: [],
@@ -39,6 +40,7 @@ describe('resolveConfig', () => {
       'consulPeering:kmsKeyArn':
         'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       'consulPeering:driftSchedule': 'cron(0/15 * * * ? *)',
+      'consulPeering:gatewayTokenRotationDays': '7',
       'consulPeering:slackAllowedUserIds': ['U024BE7LH', 'W012A3CDE'],
       'consulPeering:slackAllowedChannelIds': 'C024BE91L',
       'consulPeering:maxReceiveCount': '8',
@@ -54,6 +56,7 @@ describe('resolveConfig', () => {
       secretPrefix: 'platform/consul-peering',
       kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       driftSchedule: 'cron(0/15 * * * ? *)',
+      gatewayTokenRotationDays: 7,
       slack: {
         signingSecretName: 'platform/consul-peering/slack/signing-secret',
         allowedUserIds: ['U024BE7LH', 'W012A3CDE'],

@@ -1,3 +1,4 @@
+import { DEFAULT_ROTATION_AFTER_DAYS } from '#commons/wiring/settings-from-env';
 import type { Node } from 'constructs';
 import { DEFAULT_SECRET_PREFIX } from '#commons/naming';
 import { FUNCTION_DEFAULTS, QUEUE_DEFAULTS } from '../constructs/defaults';
@@ -31,6 +32,7 @@ const SETTING_NAMES: readonly SettingName[] = [
   'secretPrefix',
   'kmsKeyArn',
   'driftSchedule',
+  'gatewayTokenRotationDays',
   'slackSigningSecretName',
   'slackAllowedUserIds',
   'slackAllowedChannelIds',
@@ -94,6 +96,8 @@ export function resolveConfig(node: Node, props: PeeringAutomationSettings = {})
     'a KMS key ARN "arn:aws:kms:<region>:<account>:key/<key-id>" (not an alias: IAM grants are scoped to the key ARN)',
   );
   const driftSchedule = read.schedule('driftSchedule') ?? DEFAULT_DRIFT_SCHEDULE;
+  const gatewayTokenRotationDays =
+    read.integer('gatewayTokenRotationDays', 1, 1000) ?? DEFAULT_ROTATION_AFTER_DAYS;
   const signingSecretName =
     read.string(
       'slackSigningSecretName',
@@ -135,6 +139,7 @@ export function resolveConfig(node: Node, props: PeeringAutomationSettings = {})
     secretPrefix,
     ...(kmsKeyArn !== undefined && { kmsKeyArn }),
     driftSchedule,
+    gatewayTokenRotationDays,
     slack: { signingSecretName, allowedUserIds, allowedChannelIds },
     maxReceiveCount,
     ...(alarmTopicArn !== undefined && { alarmTopicArn }),

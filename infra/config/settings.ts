@@ -22,6 +22,8 @@ export interface PeeringAutomationSettings {
   kmsKeyArn?: string;
   /** When the drift scan runs: an EventBridge `rate(...)` or `cron(...)`. */
   driftSchedule?: string;
+  /** Days between rotations of each gateway ACL token (Secrets Manager's AutomaticallyAfterDays, 1-1000). */
+  gatewayTokenRotationDays?: number;
   /**
    * Secret holding the Slack app's signing secret, the only secret value the Slack function can read.
    * Under the secret prefix it must be in `<prefix>/slack/`.
@@ -47,6 +49,7 @@ export interface AutomationConfig {
   secretPrefix: string;
   kmsKeyArn?: string;
   driftSchedule: string;
+  gatewayTokenRotationDays: number;
   slack: { signingSecretName: string; allowedUserIds: string[]; allowedChannelIds: string[] };
   maxReceiveCount: number;
   alarmTopicArn?: string;

@@ -47,7 +47,8 @@ export type PipelineStep = (typeof PIPELINE_STEPS)[number];
 
 /**
  * Every Lambda function the stack deploys, by directory under functions/ (each has an `index.ts`
- * exporting `handler`): the pipeline, the outcome notifier, the Slack command and the drift scan.
+ * exporting `handler`): the pipeline, the outcome notifier, the Slack command, the drift scan and the
+ * gateway token rotation.
  * The bundle report and the bundling test go through this list, so a new function cannot be missed.
  */
 export const FUNCTION_NAMES = [
@@ -55,6 +56,7 @@ export const FUNCTION_NAMES = [
   'notify-outcome',
   'slack-command',
   'drift-remediation',
+  'rotate-gateway-token',
 ] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 

@@ -123,8 +123,8 @@ export const SECRET_GRANTS: Record<
   PipelineStep | 'drift-remediation',
   Partial<Record<SecretFolder, readonly SecretAccess[]>>
 > = {
-  // The gateway's ACL token is stored once minted (ensureGatewayToken).
-  'onboard-cluster': { clusters: ['read'], 'gateway-tokens': ['write'] },
+  // The gateway's ACL token is stored once minted (ensureGatewayToken), then handed to rotation.
+  'onboard-cluster': { clusters: ['read'], 'gateway-tokens': ['write', 'schedule-rotation'] },
   // The wanted peering is recorded (ensurePeeringRecord), then the peering token stored.
   'accept-peering': { clusters: ['read'], 'peering-tokens': ['write'], peerings: ['write'] },
   // Reads the token the acceptor stored; a spent token is renewed by the acceptor, never here.

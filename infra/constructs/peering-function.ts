@@ -37,7 +37,7 @@ export interface PeeringFunctionProps {
 export type SecretFolder = 'clusters' | 'gateway-tokens' | 'peering-tokens' | 'peerings';
 
 /** What a function does to the secrets of one folder. */
-export type SecretAccess = 'read' | 'write' | 'delete';
+export type SecretAccess = 'read' | 'write' | 'delete' | 'schedule-rotation';
 
 /**
  * The Secrets Manager actions behind each access, all of which accept a secret ARN as resource. A
@@ -55,6 +55,8 @@ const SECRET_ACCESS_ACTIONS: Record<SecretAccess, readonly string[]> = {
     'secretsmanager:TagResource',
   ],
   delete: ['secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret'],
+  // enableRotation: DescribeSecret tells whether rotation is already set up, RotateSecret sets it up.
+  'schedule-rotation': ['secretsmanager:DescribeSecret', 'secretsmanager:RotateSecret'],
 };
 
 /**
@@ -177,7 +179,7 @@ export class PeeringFunction extends NodejsFunction {
     for (const [folder, access] of Object.entries(grants) as [SecretFolder, readonly SecretAccess[]][]) {
       writes ||= access.includes('write');
       this.allowSecretActions({
-        sid: `${access.map((a) => a.charAt(0).toUpperCase() + a.slice(1)).join('')}${FOLDER_SIDS[folder]}`,
+        sid: `${access.map((a) => a.replace(/(?:^|-)(\w)/g, (_, c: string) => c.toUpperCase())).join('')}${FOLDER_SIDS[folder]}`,
         actions: [...new Set(access.flatMap((a) => SECRET_ACCESS_ACTIONS[a]))],
         namePrefix: `${secretPrefix}/${folder}`,
         reason:

@@ -55,9 +55,15 @@ const QUEUES = [
 const WORK_QUEUES = ['OnboardClusterQueue', 'AcceptPeeringQueue', 'DialPeeringQueue'];
 /** The pipeline's steps: they talk to Consul, in the VPC when one is configured. */
 const PIPELINE = ['OnboardClusterFunction', 'AcceptPeeringFunction', 'DialPeeringFunction'];
-const FUNCTIONS = [...PIPELINE, 'NotifyOutcomeFunction', 'SlackCommandFunction', 'DriftRemediationFunction'];
+const FUNCTIONS = [
+  ...PIPELINE,
+  'NotifyOutcomeFunction',
+  'SlackCommandFunction',
+  'DriftRemediationFunction',
+  'GatewayTokenRotationFunction',
+];
 /** The functions that talk to Consul, and so run in the VPC when one is configured. */
-const IN_VPC = [...PIPELINE, 'DriftRemediationFunction'];
+const IN_VPC = [...PIPELINE, 'DriftRemediationFunction', 'GatewayTokenRotationFunction'];
 /** Never in a VPC: they never talk to Consul (notify-outcome talks to Slack, slack-command is public). */
 const OUTSIDE_VPC = ['NotifyOutcomeFunction', 'SlackCommandFunction'];
 
@@ -217,6 +223,8 @@ describe('PeeringAutomationStack (defaults)', () => {
       SlackCommandFunction: 10,
       // A scan of the whole fleet.
       DriftRemediationFunction: 300,
+      // One rotation step: a few Consul and Secrets Manager calls.
+      GatewayTokenRotationFunction: 30,
     });
   });
 
@@ -342,7 +350,11 @@ describe('PeeringAutomationStack (defaults)', () => {
   };
   const ACCESS = {
     read: ['secretsmanager:GetSecretValue'],
-    write: ['secretsmanager:CreateSecret', 'secretsmanager:PutSecretValue', 'secretsmanager:TagResource'],
+    write: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+    // A new version: part of a write, and all the rotation function may add (never a new secret).
+    version: ['secretsmanager:PutSecretValue'],
+    labels: ['secretsmanager:UpdateSecretVersionStage'],
+    'schedule-rotation': ['secretsmanager:RotateSecret'],
     delete: ['secretsmanager:DeleteSecret'],
   };
   function accessTable(name: string): Record<string, string> {
@@ -366,7 +378,7 @@ describe('PeeringAutomationStack (defaults)', () => {
     expect(Object.fromEntries(FUNCTIONS.map((name) => [name, accessTable(name)]))).toEqual({
       OnboardClusterFunction: {
         clusters: 'read',
-        'gateway-tokens': 'read+write',
+        'gateway-tokens': 'read+write+version+schedule-rotation',
         'peering-tokens': '-',
         peerings: '-',
         'slack-responses': '-',
@@ -375,8 +387,8 @@ describe('PeeringAutomationStack (defaults)', () => {
       AcceptPeeringFunction: {
         clusters: 'read',
         'gateway-tokens': '-',
-        'peering-tokens': 'read+write',
-        peerings: 'read+write',
+        'peering-tokens': 'read+write+version',
+        peerings: 'read+write+version',
         'slack-responses': '-',
         slack: '-',
       },
@@ -409,13 +421,39 @@ describe('PeeringAutomationStack (defaults)', () => {
         'gateway-tokens': '-',
         'peering-tokens': '-',
         peerings: '-',
-        'slack-responses': 'read+write+delete',
+        'slack-responses': 'read+write+version+delete',
         slack: 'read',
+      },
+      GatewayTokenRotationFunction: {
+        clusters: 'read',
+        'gateway-tokens': 'read+version+labels',
+        'peering-tokens': '-',
+        peerings: '-',
+        'slack-responses': '-',
+        slack: '-',
       },
     });
   });
 
-  it.each([...PIPELINE, 'DriftRemediationFunction'])(
+  it('lets only Secrets Manager of this account invoke the rotation function, and onboarding call it through RotateSecret', () => {
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: 'secretsmanager.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+      FunctionName: getAtt(functionId('GatewayTokenRotationFunction')),
+    });
+    const variables = (
+      functionProps('OnboardClusterFunction').Environment as { Variables: Record<string, unknown> }
+    ).Variables;
+    expect(variables.ROTATION_FUNCTION_ARN).toEqual(getAtt(functionId('GatewayTokenRotationFunction')));
+    expect(variables.ROTATION_AFTER_DAYS).toBe('30');
+    for (const name of FUNCTIONS.filter((n) => n !== 'OnboardClusterFunction')) {
+      const others = (functionProps(name).Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(others.ROTATION_FUNCTION_ARN).toBeUndefined();
+    }
+  });
+
+  it.each([...PIPELINE, 'DriftRemediationFunction', 'GatewayTokenRotationFunction'])(
     'gives %s one Secrets Manager statement per folder, none on the whole prefix',
     (name) => {
       const grants = grantsFor(template, functionId(name), 'secretsmanager').filter(
@@ -431,7 +469,7 @@ describe('PeeringAutomationStack (defaults)', () => {
     },
   );
 
-  it.each([...PIPELINE, 'DriftRemediationFunction'])(
+  it.each([...PIPELINE, 'DriftRemediationFunction', 'GatewayTokenRotationFunction'])(
     'lets %s neither write clusters/* (only the operator does) nor read slack/*',
     (name) => {
       const fn = functionId(name);
@@ -460,6 +498,8 @@ describe('PeeringAutomationStack (defaults)', () => {
       NotifyOutcomeFunction: read,
       SlackCommandFunction: write,
       DriftRemediationFunction: read,
+      // Writes the new token as a version of the secret.
+      GatewayTokenRotationFunction: write,
     });
     // Nothing else of KMS beyond what SQS producers need (the same two actions).
     const kmsActions = new Set(
@@ -623,9 +663,9 @@ describe('PeeringAutomationStack (defaults)', () => {
   });
 
   it('alarms on dead letters, function errors, the age of each consumed queue, and slack-command throttles', () => {
-    // DLQ; errors of the six functions; oldest message of the three work queues and the outcomes queue;
+    // DLQ; errors of the seven functions; oldest message of the three work queues and the outcomes queue;
     // slack-command throttles.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + 6 + 4 + 1);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 1 + 7 + 4 + 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/SQS',
       MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -806,8 +846,8 @@ describe('PeeringAutomationStack (VPC, existing key, alarm topic, prefix from co
     ];
     const xrayActions = ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
     const wildcards = statements(template).filter(({ statement }) => list(statement.Resource).includes('*'));
-    // X-Ray on the six roles, ENIs for the four functions in the VPC, ListSecrets for two.
-    expect(wildcards).toHaveLength(6 + 4 + 2);
+    // X-Ray on the seven roles, ENIs for the five functions in the VPC, ListSecrets for two.
+    expect(wildcards).toHaveLength(7 + 5 + 2);
     for (const { policy, statement } of wildcards) {
       const actions = list(statement.Action).sort();
       if (policy.includes('NetworkInterfaces')) expect(actions).toEqual(eniActions);

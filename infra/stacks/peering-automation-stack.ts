@@ -1,5 +1,6 @@
 import { Annotations, CfnOutput, Fn, Stack, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -8,6 +9,7 @@ import type { AutomationConfig, PeeringAutomationSettings } from '../config/sett
 import { PIPELINE_STEPS, type PipelineStep } from '../constructs/bundle-options';
 import { SECRET_GRANTS, WORKER_DEFAULTS } from '../constructs/defaults';
 import { DriftRemediation } from '../constructs/drift-remediation';
+import { GatewayTokenRotation } from '../constructs/gateway-token-rotation';
 import type { VpcPlacement } from '../constructs/peering-function';
 import { PipelineAlarms } from '../constructs/pipeline-alarms';
 import { PipelineDashboard } from '../constructs/pipeline-dashboard';
@@ -43,6 +45,7 @@ export class PeeringAutomationStack extends Stack {
   readonly notifier: QueueWorker;
   readonly slackCommand: SlackCommand;
   readonly drift: DriftRemediation;
+  readonly rotation: GatewayTokenRotation;
 
   constructor(scope: Construct, id: string, props: PeeringAutomationStackProps) {
     super(scope, id, props);
@@ -88,12 +91,25 @@ export class PeeringAutomationStack extends Stack {
 
     const placement = config.network && this.importNetwork(config.network);
     const allQueues = [...Object.values(workQueues), this.outcomeQueue, this.deadLetterQueue];
+    this.rotation = new GatewayTokenRotation(this, 'GatewayTokenRotation', {
+      projectRoot: props.projectRoot,
+      secretPrefix: config.secretPrefix,
+      environment: { SECRET_PREFIX: config.secretPrefix, SECRETS_KMS_KEY_ID: this.key.keyArn },
+      key: this.key,
+      placement,
+      logLevel: config.logLevel,
+    });
+    // Onboarding alone hands gateway token secrets to the rotation function.
+    const rotationEnvironment = {
+      ROTATION_FUNCTION_ARN: this.rotation.fn.functionArn,
+      ROTATION_AFTER_DAYS: String(config.gatewayTokenRotationDays),
+    };
     this.workers = mapSteps((name) => {
       const worker = new QueueWorker(this, STEPS[name].id, {
         name,
         queue: workQueues[name],
         projectRoot: props.projectRoot,
-        environment,
+        environment: name === 'onboard-cluster' ? { ...environment, ...rotationEnvironment } : environment,
         placement,
         logLevel: config.logLevel,
       });
@@ -101,6 +117,14 @@ export class PeeringAutomationStack extends Stack {
       worker.fn.allowSendingTo(allQueues, this.key);
       return worker;
     });
+    // RotateSecret also needs the caller to be allowed to invoke the rotation function (that one ARN).
+    this.workers['onboard-cluster'].fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeRotation',
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.rotation.fn.functionArn],
+      }),
+    );
 
     // Outside the VPC even when one is configured: it never talks to Consul, only to SQS, Secrets
     // Manager and https://hooks.slack.com (the internet, which a Lambda outside a VPC reaches without a
@@ -160,6 +184,8 @@ export class PeeringAutomationStack extends Stack {
       functions: {
         SlackCommand: { fn: this.slackCommand.fn, alarmOnThrottles: true },
         DriftRemediation: { fn: this.drift.fn },
+        // A failed step leaves the old token current; the alarm says the next rotation must be looked at.
+        GatewayTokenRotation: { fn: this.rotation.fn },
       },
       deadLetterQueue: this.deadLetterQueue,
       ...(config.alarmTopicArn !== undefined && {
@@ -181,6 +207,13 @@ export class PeeringAutomationStack extends Stack {
             metrics: ['DriftFindings', 'ClustersUnreachable', 'RemediationEvents', 'DeletedSecrets'].map(
               (metricName) => this.drift.runMetric(metricName),
             ),
+          },
+        },
+        GatewayTokenRotation: {
+          fn: this.rotation.fn,
+          details: {
+            title: 'failed rotation steps',
+            metrics: [this.rotation.fn.metricErrors({ statistic: 'Sum' })],
           },
         },
       },

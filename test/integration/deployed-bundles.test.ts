@@ -237,6 +237,11 @@ beforeAll(async () => {
       'dial-peering': 60,
       'notify-outcome': 10,
     },
+    // moto holds no Lambda functions (it would need IAM roles and Docker to run one), so RotateSecret
+    // with the template's rotation function ARN is refused there: onboarding schedules no rotation
+    // here. The rotation steps are tested as Secrets Manager drives them in
+    // functions/commons/workflows/rotate-gateway-token.test.ts.
+    environment: { 'onboard-cluster': { ROTATION_FUNCTION_ARN: '' } },
   });
   cleanups.push(() => deployed.stop());
   runtimeLines = () => deployed.logLines();
@@ -419,7 +424,13 @@ test('an init error (a missing environment variable) names the variable, with a 
   // The template's environment without the queue URLs (as if the stack had lost them).
   const environment = Object.fromEntries(
     Object.entries(
-      resolveEnvironment(fn, deployed.queues, moto.clientConfig, new Set(synthesized.kmsKeys)),
+      resolveEnvironment(
+        fn,
+        deployed.queues,
+        moto.clientConfig,
+        new Set(synthesized.kmsKeys),
+        new Set(synthesized.functions.map((f) => f.logicalId)),
+      ),
     ).filter(([name]) => !name.endsWith('_QUEUE_URL')),
   );
   const broken = await LambdaEmulator.start(runtime, {

@@ -243,11 +243,6 @@ export class SecretsManagerSecretStore implements RotatingSecretStore {
     return true;
   }
 
-  /** Starts a rotation now, with the function and schedule the secret already has. */
-  async rotateNow(name: string): Promise<void> {
-    await this.rotate(name, { RotateImmediately: true });
-  }
-
   private async rotate(
     name: string,
     input: Omit<ConstructorParameters<typeof RotateSecretCommand>[0], 'SecretId'>,

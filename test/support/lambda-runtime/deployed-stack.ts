@@ -78,7 +78,13 @@ export class DeployedStack {
     const { stack, runtime, aws } = options;
     for (const fn of stack.functions) {
       const environment = {
-        ...resolveEnvironment(fn, this.queues, aws, new Set(stack.kmsKeys)),
+        ...resolveEnvironment(
+          fn,
+          this.queues,
+          aws,
+          new Set(stack.kmsKeys),
+          new Set(stack.functions.map((f) => f.logicalId)),
+        ),
         ...options.environment?.[fn.name],
       };
       const emulated = {
@@ -223,6 +229,7 @@ export function resolveEnvironment(
   queues: Map<string, LocalQueue>,
   aws: MotoClientConfig,
   kmsKeys: ReadonlySet<string> = new Set(),
+  functionIds: ReadonlySet<string> = new Set(),
 ): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const [name, value] of Object.entries(fn.environment)) {
@@ -231,6 +238,7 @@ export function resolveEnvironment(
       queues,
       aws,
       kmsKeys,
+      functionIds,
       () => `${fn.name}: environment variable ${name}`,
     );
   }
@@ -252,6 +260,7 @@ function resolveValue(
   queues: Map<string, LocalQueue>,
   aws: MotoClientConfig,
   kmsKeys: ReadonlySet<string>,
+  functionIds: ReadonlySet<string>,
   where: () => string,
 ): string {
   if (typeof value !== 'object') return String(value);
@@ -277,6 +286,8 @@ function resolveValue(
     const [id, attribute] = value['Fn::GetAtt'] as [string, string];
     // moto takes any key ARN as a secret's KmsKeyId (it does not encrypt), so the key needs no creating.
     if (kmsKeys.has(id) && attribute === 'Arn') return `arn:aws:kms:${aws.region}:123456789012:key/${id}`;
+    if (functionIds.has(id) && attribute === 'Arn')
+      return `arn:aws:lambda:${aws.region}:123456789012:function:${id}`;
     const queue = queues.get(id);
     if (queue === undefined) return fail();
     if (attribute === 'Arn') return queue.arn;
@@ -286,7 +297,7 @@ function resolveValue(
   }
   if ('Fn::Join' in value) {
     const [separator, parts] = value['Fn::Join'] as [string, TemplateValue[]];
-    return parts.map((part) => resolveValue(part, queues, aws, kmsKeys, where)).join(separator);
+    return parts.map((part) => resolveValue(part, queues, aws, kmsKeys, functionIds, where)).join(separator);
   }
   return fail();
 }
