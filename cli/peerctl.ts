@@ -9,6 +9,7 @@ import { apply } from './commands/apply';
 import { clusterAdd } from './commands/cluster-add';
 import { planCommand, remediateCommand } from './commands/drift';
 import { mesh, peer, regenerate } from './commands/peer';
+import { rotate } from './commands/rotate';
 import { status } from './commands/status';
 import { unpeer } from './commands/unpeer';
 import { messageOf, UsageError } from './errors';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly Command[] = [
   remediateCommand,
   regenerate,
   unpeer,
+  rotate,
   apply,
 ];
 
@@ -40,6 +42,7 @@ const SYNOPSIS: Record<string, string> = {
   remediate: 'remediate',
   regenerate: 'regenerate <acceptor> <dialer>',
   unpeer: 'unpeer <cluster> <cluster>',
+  rotate: 'rotate <cluster>',
 };
 
 export const GLOBAL_HELP = `usage: peerctl <command> [arguments] [options]
@@ -71,7 +74,7 @@ a session, one command at a time
   peerctl plan
 
 exit codes
-  0    done (published, established, onboarded, deleted; plan: no drift; apply: applied)
+  0    done (published, established, onboarded, deleted, rotated; plan: no drift; apply: applied)
   1    failed: peering.failed, a dead-lettered request, a timeout, an unreachable cluster
   2    bad input or usage (the message names the flag); nothing was changed
   3    plan found drift

@@ -6,11 +6,12 @@
  * - aws (`--aws`): Secrets Manager and the deployed pipeline's SQS queues. Region and credentials come
  *   from the usual AWS configuration; AWS_ENDPOINT_URL points the SDK at moto or LocalStack.
  */
+import { randomUUID } from 'node:crypto';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { SqsQueue } from '#commons/aws/sqs-queue';
-import { parseConnection, type ClusterConnection } from '#commons/clusters';
+import { parseConnection, SecretBackedClusterDirectory, type ClusterConnection } from '#commons/clusters';
 import { ConsulClient } from '#commons/consul/client';
 import type { PipelineEvent } from '#commons/events/index';
 import { parseJsonOrUndefined } from '#commons/json';
@@ -19,10 +20,11 @@ import { clusterSecretName } from '#commons/naming';
 import { workflowLog } from '#commons/observability/logger';
 import type { ConsulApi } from '#commons/ports/consul-api';
 import type { EventPublisher } from '#commons/ports/event-publisher';
-import type { SecretStore } from '#commons/ports/secret-store';
+import type { RotatingSecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher, type EventRoutes } from '#commons/queue-event-publisher';
 import { secretsKmsKeyIdFromEnv, settingsFromEnv } from '#commons/wiring/settings-from-env';
 import { buildWorkflowContext } from '#commons/wiring/workflow-context';
+import { rotateGatewayToken, ROTATION_STEPS } from '#commons/workflows/rotate-gateway-token';
 import type { PipelineSettings, WorkflowContext } from '#commons/workflows/context';
 import { LocalPipeline } from '../local/pipeline';
 import { messageOf, OperationError, UsageError } from './errors';
@@ -49,7 +51,8 @@ export interface RequestKey {
 
 export interface Runtime {
   readonly kind: 'local' | 'aws';
-  readonly secrets: SecretStore;
+  /** Both backends' stores implement the rotation contract's version calls. */
+  readonly secrets: RotatingSecretStore;
   readonly settings: PipelineSettings;
   /** Where secrets and queues are, for the first progress line. */
   readonly description: string;
@@ -61,6 +64,12 @@ export interface Runtime {
    * events. Always undefined on AWS, where the outcome queue is the deployed pipeline's.
    */
   settled(request: RequestKey): Settled | undefined;
+  /**
+   * Starts a rotation of a gateway token secret now and returns the id of the version it makes.
+   * Local: the four steps run here, so it returns when AWSCURRENT has moved. AWS: Secrets Manager runs
+   * the deployed rotation function asynchronously (RotateSecret); the caller waits for AWSCURRENT.
+   */
+  rotateNow(secretName: string): Promise<string>;
   /** The connection secret of a registered cluster (its token is registered for redaction). */
   connection(cluster: string): Promise<ClusterConnection>;
   /** A Consul client for a registered cluster; closed by close(). */
@@ -81,10 +90,11 @@ export function consulClientFor(connection: ClusterConnection): ConsulClient {
 
 abstract class BaseRuntime implements Runtime {
   abstract readonly kind: 'local' | 'aws';
-  abstract readonly secrets: SecretStore;
+  abstract readonly secrets: RotatingSecretStore;
   abstract readonly description: string;
   abstract publish(event: PipelineEvent): Promise<void>;
   abstract workflowContext(): WorkflowContext;
+  abstract rotateNow(secretName: string): Promise<string>;
   protected readonly closers: (() => Promise<unknown>)[] = [];
   readonly #clients = new Map<string, ConsulClient>();
 
@@ -138,7 +148,7 @@ abstract class BaseRuntime implements Runtime {
 
 class LocalRuntime extends BaseRuntime {
   readonly kind = 'local';
-  readonly secrets: SecretStore;
+  readonly secrets: RotatingSecretStore;
   readonly description: string;
   readonly #pipeline: LocalPipeline;
   #started = false;
@@ -212,6 +222,29 @@ class LocalRuntime extends BaseRuntime {
     return { status: 'failed', reason: letter.reason, message };
   }
 
+  async rotateNow(secretName: string): Promise<string> {
+    // What Secrets Manager does with the deployed function, in this process: one version id, the four
+    // steps in order. createSecret makes the version itself, as nothing made it beforehand.
+    const versionId = randomUUID();
+    const context = {
+      secrets: this.secrets,
+      clusters: new SecretBackedClusterDirectory(
+        this.secrets,
+        (connection) => this.track(consulClientFor(connection)),
+        this.settings.secretPrefix,
+      ),
+      consulAs: (connection: ClusterConnection, token: string) =>
+        this.track(consulClientFor({ ...connection, token })),
+      secretPrefix: this.settings.secretPrefix,
+      log: workflowLog(localLogger('peerctl', false)),
+    };
+    for (const step of ROTATION_STEPS) {
+      await rotateGatewayToken({ secretId: secretName, versionId, step }, context);
+      this.out.progress(`rotation ${step}: done`);
+    }
+    return versionId;
+  }
+
   /** The handlers (and the pipeline's dead-letter reader) run from the first publish until close(). */
   #start(): void {
     if (this.#started) return;
@@ -228,7 +261,7 @@ class LocalRuntime extends BaseRuntime {
 
 class AwsRuntime extends BaseRuntime {
   readonly kind = 'aws';
-  readonly secrets: SecretStore;
+  readonly secrets: SecretsManagerSecretStore;
   readonly description: string;
   readonly #publisher: EventPublisher;
   #context: WorkflowContext | undefined;
@@ -274,6 +307,10 @@ class AwsRuntime extends BaseRuntime {
 
   publish(event: PipelineEvent): Promise<void> {
     return this.#publisher.publish(event);
+  }
+
+  rotateNow(secretName: string): Promise<string> {
+    return this.secrets.rotateNow(secretName);
   }
 
   workflowContext(): WorkflowContext {

@@ -19,7 +19,7 @@ import { workflowLog } from '#commons/observability/logger';
 import type { EventPublisher } from '#commons/ports/event-publisher';
 import type { ConsulApi } from '#commons/ports/consul-api';
 import type { Queue, SourceQueue } from '#commons/ports/queue';
-import type { SecretStore } from '#commons/ports/secret-store';
+import type { RotatingSecretStore, SecretStore } from '#commons/ports/secret-store';
 import { QueueEventPublisher } from '#commons/queue-event-publisher';
 import type { PipelineSettings, WorkflowContext, WorkflowHooks } from '#commons/workflows/context';
 import type { QueueHandlerHooks } from '#commons/handler/queue-handler';
@@ -82,7 +82,7 @@ export class LocalPipeline {
   readonly publisher: EventPublisher;
 
   private constructor(
-    readonly secrets: SecretStore,
+    readonly secrets: RotatingSecretStore,
     private readonly queues: Record<Stage, ConsumableQueue>,
     private readonly deadLetters: ConsumableQueue,
     private readonly options: LocalPipelineOptions,

@@ -189,6 +189,38 @@ test('plan finds no drift on the converged pair (exit 0)', async () => {
   expect(JSON.parse(json.stdout)).toMatchObject({ report: { findings: [] }, actions: { publish: [] } });
 });
 
+test('rotate: a new gateway token is AWSCURRENT, the one it replaced stays valid until the next rotation', async () => {
+  const name = gatewayTokenSecretName(PREFIX, 'dc1');
+  const tokenIn = async (versionId?: string) => {
+    const stored = await secrets.get(name, versionId === undefined ? {} : { versionId });
+    return JSON.parse(stored?.value ?? '{}') as { accessorId: string; secretId: string };
+  };
+  const first = await tokenIn();
+  const rotated = await peerctl('rotate', 'dc1', '--json');
+  expect(rotated.code).toBe(0);
+  expect(rotated.stderr).toMatch(/rotation testSecret: done/);
+  const { current, previous } = JSON.parse(rotated.stdout) as { current: string; previous: string };
+  const second = await tokenIn();
+  expect(second.accessorId).not.toBe(first.accessorId);
+  expect((await tokenIn(previous)).accessorId).toBe(first.accessorId);
+  expect((await secrets.get(name))?.versionId).toBe(current);
+
+  const client = admin(dc1);
+  try {
+    expect(await client.readToken(first.accessorId)).toBeDefined(); // still valid: the grace period
+    const again = await peerctl('rotate', 'dc1');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^dc1: gateway token rotated; AWSCURRENT \S+, AWSPREVIOUS \S+$/m);
+    expect(await client.readToken(first.accessorId)).toBeUndefined(); // two rotations old: deleted
+    expect(await client.readToken(second.accessorId)).toBeDefined();
+  } finally {
+    await client.close();
+  }
+  // Drift knows rotated tokens: the previous one is not a duplicate.
+  expect((await peerctl('plan')).code).toBe(0);
+  expect((await peerctl('rotate', 'dc9')).stderr).toMatch(/unknown cluster "dc9"/);
+});
+
 test('status shows an unreachable cluster as such and still reads the others (exit 1)', async () => {
   const [closedPort] = await freePorts(1);
   await secrets.put(

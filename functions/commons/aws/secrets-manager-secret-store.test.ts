@@ -355,6 +355,24 @@ describe('rotation', () => {
     ]);
   });
 
+  test('rotateNow rotates immediately with the function the secret has, and answers the new version id', async () => {
+    sm.on(DescribeSecretCommand).resolves({ Name: 'gw/dc1', RotationEnabled: true, RotationLambdaARN: ARN });
+    sm.on(RotateSecretCommand).resolves({ VersionId: 'v2' });
+    await expect(store().rotateNow('gw/dc1')).resolves.toBe('v2');
+    expect(sm.commandCalls(RotateSecretCommand)[0]?.args[0].input).toEqual({
+      SecretId: 'gw/dc1',
+      RotateImmediately: true,
+    });
+  });
+
+  test('rotateNow on a secret without a rotation function says how to give it one, and rotates nothing', async () => {
+    sm.on(DescribeSecretCommand).resolves({ Name: 'gw/dc1' });
+    await expect(store().rotateNow('gw/dc1')).rejects.toThrow(
+      /secret gw\/dc1 has no rotation function: onboarding turns rotation on when the stack sets ROTATION_FUNCTION_ARN/,
+    );
+    expect(sm.commandCalls(RotateSecretCommand)).toHaveLength(0);
+  });
+
   test('a version without a value yet (made by RotateSecret) reads as absent', async () => {
     sm.on(GetSecretValueCommand).resolves({ Name: 'gw/dc1', VersionId: 'v2' });
     await expect(store().get('gw/dc1', { versionId: 'v2' })).resolves.toBeUndefined();

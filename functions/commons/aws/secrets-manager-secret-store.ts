@@ -243,6 +243,32 @@ export class SecretsManagerSecretStore implements RotatingSecretStore {
     return true;
   }
 
+  /**
+   * Starts a rotation now with the function and schedule the secret already has (RotateSecret,
+   * RotateImmediately). Secrets Manager makes the AWSPENDING version, answers with its id, and runs
+   * the four steps asynchronously: AWSCURRENT moves to that id when finishSecret is done.
+   * A secret without a rotation function is a permanent error that says how to give it one.
+   */
+  async rotateNow(name: string): Promise<string> {
+    const described = await this.client
+      .send(new DescribeSecretCommand({ SecretId: name }))
+      .catch((error: unknown) => {
+        throw wrap(error, 'DescribeSecret', name);
+      });
+    if (described.RotationEnabled !== true || described.RotationLambdaARN === undefined) {
+      throw new PermanentError(
+        `secret ${name} has no rotation function: onboarding turns rotation on when the stack sets ROTATION_FUNCTION_ARN (docs/deploy.md, "Gateway token rotation"); deploy it, then onboard the cluster again (peerctl cluster add with the same flags: onboarding is an ensure)`,
+        'rotation.not-enabled',
+      );
+    }
+    try {
+      const result = await this.client.send(new RotateSecretCommand({ SecretId: name, RotateImmediately: true }));
+      return required(result.VersionId, 'RotateSecret', name, 'VersionId');
+    } catch (error) {
+      throw wrap(error, 'RotateSecret', name);
+    }
+  }
+
   private async rotate(
     name: string,
     input: Omit<ConstructorParameters<typeof RotateSecretCommand>[0], 'SecretId'>,
