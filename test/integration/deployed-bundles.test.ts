@@ -23,13 +23,13 @@ import {
   DeployedStack,
   resolveEnvironment,
   type RuntimeLogLine,
-} from '../support/lambda-runtime/deployed-stack';
+} from '#devkit/deployed-stack';
 import { LambdaEmulator, resolveLambdaRuntime, type LambdaRuntime } from '#devkit/lambda-emulator';
 import {
   readSynthesizedStack,
   synthesize,
   type SynthesizedStack,
-} from '../support/lambda-runtime/synthesized-stack';
+} from '#devkit/synthesized-stack';
 import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { startMoto, type MotoServer } from '#devkit/moto';
 import { lastTestFailed } from '../support/integration-setup';

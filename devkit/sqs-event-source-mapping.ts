@@ -5,7 +5,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import type { InvokeResult, LambdaEmulator } from '#devkit/lambda-emulator';
+import type { InvokeResult, LambdaEmulator } from './lambda-emulator';
 
 export interface Delivery {
   functionName: string;

@@ -1,4 +1,4 @@
-import { decide } from '#test/support/lambda-runtime/sqs-event-source-mapping';
+import { decide } from '#devkit/sqs-event-source-mapping';
 
 // The mapping's delete rules, as Lambda applies them to an SQS batch (the integration test runs them
 // against moto; here each rule alone).

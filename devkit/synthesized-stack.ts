@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { FUNCTION_NAMES, type FunctionName } from '../../../infra/constructs/bundle-options';
+import { FUNCTION_NAMES, type FunctionName } from '../infra/constructs/bundle-options';
 
 /**
  * What `cdk synth` wrote, read the way CloudFormation and Lambda would use it: each function's bundle
@@ -56,7 +56,8 @@ interface Resource {
   Properties?: Record<string, unknown>;
 }
 
-const projectRoot = path.resolve(__dirname, '../../..');
+// npm scripts and jest run in the project root, where cdk.json is (as devkit/consul-binary.ts assumes).
+const projectRoot = process.cwd();
 const run = promisify(execFile);
 
 /**

@@ -4,9 +4,9 @@ import {
   SQSClient,
   type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
-import type { FunctionName } from '../../../infra/constructs/bundle-options';
-import type { MotoClientConfig } from '#devkit/moto';
-import { LambdaEmulator, type InvokeResult, type LambdaRuntime } from '#devkit/lambda-emulator';
+import type { FunctionName } from '../infra/constructs/bundle-options';
+import type { MotoClientConfig } from './moto';
+import { LambdaEmulator, type InvokeResult, type LambdaRuntime } from './lambda-emulator';
 import { startSqsEventSourceMapping, type Delivery } from './sqs-event-source-mapping';
 import type { SynthesizedFunction, SynthesizedStack, TemplateValue } from './synthesized-stack';
 
