@@ -262,7 +262,9 @@ export class SecretsManagerSecretStore implements RotatingSecretStore {
       );
     }
     try {
-      const result = await this.client.send(new RotateSecretCommand({ SecretId: name, RotateImmediately: true }));
+      const result = await this.client.send(
+        new RotateSecretCommand({ SecretId: name, RotateImmediately: true }),
+      );
       return required(result.VersionId, 'RotateSecret', name, 'VersionId');
     } catch (error) {
       throw wrap(error, 'RotateSecret', name);
