@@ -1,5 +1,5 @@
 /** What Consul says about a cluster's readiness to peer through mesh gateways (read-only). */
-import type { Peering } from '#commons/consul/types';
+import type { Peering } from '#commons/ports/consul-types';
 import { DEFAULT_GATEWAY_SERVICE_NAME, type HostPort } from '#commons/events/index';
 import { gatewayTokenSecretName } from '#commons/naming';
 import type { ConsulApi } from '#commons/ports/consul-api';

@@ -1,4 +1,4 @@
-import type { Peering } from '#commons/consul/types';
+import type { Peering } from '#commons/ports/consul-types';
 import { listRegisteredClusters, listWantedPeerings } from '#commons/registry';
 import { readPeeringRecord } from '#commons/workflows/peering-record';
 import { expectPositionals, type ParsedArgs } from '../args';

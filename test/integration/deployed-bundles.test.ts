@@ -12,24 +12,16 @@ import {
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SecretsManagerSecretStore } from '#commons/aws/secrets-manager-secret-store';
 import { ConsulClient } from '#commons/consul/client';
-import type { ConfigEntry } from '#commons/consul/types';
+import type { ConfigEntry } from '#commons/ports/consul-types';
 import { createEvent, type ClusterRef, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
 import { sign } from '#commons/slack/verify-signature';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { FUNCTION_NAMES } from '../../infra/constructs/bundle-options';
 import { startMeshGateways, type SniRoutingGateway } from '#devkit/sni-routing-gateway';
-import {
-  DeployedStack,
-  resolveEnvironment,
-  type RuntimeLogLine,
-} from '#devkit/deployed-stack';
+import { DeployedStack, resolveEnvironment, type RuntimeLogLine } from '#devkit/deployed-stack';
 import { LambdaEmulator, resolveLambdaRuntime, type LambdaRuntime } from '#devkit/lambda-emulator';
-import {
-  readSynthesizedStack,
-  synthesize,
-  type SynthesizedStack,
-} from '#devkit/synthesized-stack';
+import { readSynthesizedStack, synthesize, type SynthesizedStack } from '#devkit/synthesized-stack';
 import { startConsulClusters, type LocalConsulCluster } from '#devkit/local-consul-cluster';
 import { startMoto, type MotoServer } from '#devkit/moto';
 import { lastTestFailed } from '../support/integration-setup';

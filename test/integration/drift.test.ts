@@ -1,5 +1,5 @@
 import { ConsulClient } from '#commons/consul/client';
-import type { ConfigEntry } from '#commons/consul/types';
+import type { ConfigEntry } from '#commons/ports/consul-types';
 import { createEvent, type EventType, type PipelineEvent } from '#commons/events/index';
 import { clusterSecretName, gatewayTokenSecretName, peeringTokenSecretName } from '#commons/naming';
 import type { WorkflowContext } from '#commons/workflows/context';

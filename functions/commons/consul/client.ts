@@ -46,7 +46,7 @@ import type {
   RawConfigEntry,
   Readiness,
   WaitUntilReadyOptions,
-} from './types';
+} from '../ports/consul-types';
 
 export interface ConsulClientOptions {
   /** Agent HTTP(S) origin, e.g. `http://127.0.0.1:8500` or `https://consul.internal:8501`. */

@@ -10,7 +10,7 @@ import type {
   PeeringState,
   RawConfigEntry,
   ServiceAddress,
-} from './types';
+} from '../ports/consul-types';
 
 /**
  * Decoders from Consul's JSON answers to this client's types, as zod schemas. Lenient where Consul

@@ -2,7 +2,7 @@ import { AutomationError } from '#commons/errors';
 
 import { ConsulError, type ConsulRequestLabel } from '#commons/ports/consul-error';
 import { sleep } from './retry';
-import type { CaRoots, Readiness, WaitUntilReadyOptions } from './types';
+import type { CaRoots, Readiness, WaitUntilReadyOptions } from '../ports/consul-types';
 
 /** The two reads readiness is judged on; each call must honour the signal and not retry by itself. */
 export interface ReadinessProbe {

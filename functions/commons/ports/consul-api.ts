@@ -13,7 +13,7 @@ import type {
   KvEntry,
   Peering,
   RawConfigEntry,
-} from '../consul/types';
+} from './consul-types';
 
 /**
  * What the workflows need from one Consul cluster. The HTTP client implements it; workflow tests

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { parseJsonOrUndefined } from '../json';
 import { isConsulError } from '#commons/ports/consul-error';
-import type { Peering } from '../consul/types';
+import type { Peering } from '../ports/consul-types';
 import { NotReadyError, PermanentError } from '../errors';
 import { createEvent, type EventOf } from '../events';
 import {

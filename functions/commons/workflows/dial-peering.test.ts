@@ -1,5 +1,5 @@
 import { ConsulError, type PeeringConflict } from '#commons/ports/consul-error';
-import type { HealthServiceInstance, Peering } from '../consul/types';
+import type { HealthServiceInstance, Peering } from '../ports/consul-types';
 import { PermanentError } from '../errors';
 import { createEvent, type PipelineEvent } from '../events';
 import { peeringTokenSecretName } from '../naming';

@@ -1,5 +1,5 @@
 import { ConsulError } from '#commons/ports/consul-error';
-import type { AclPolicy, AclToken } from '../consul/types';
+import type { AclPolicy, AclToken } from '../ports/consul-types';
 import { NotReadyError } from '../errors';
 import type { ConsulApi } from '../ports/consul-api';
 import type { SecretStore, SecretValue } from '../ports/secret-store';

@@ -1,4 +1,4 @@
-import type { HealthServiceInstance } from '../consul/types';
+import type { HealthServiceInstance } from '../ports/consul-types';
 import { NotReadyError } from '../errors';
 import type { HostPort } from '../events';
 import type { ConsulApi } from '../ports/consul-api';

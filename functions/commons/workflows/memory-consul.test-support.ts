@@ -10,7 +10,7 @@ import type {
   HealthServiceInstance,
   Peering,
   RawConfigEntry,
-} from '../consul/types';
+} from '../ports/consul-types';
 import { CONSUL_WRITE_METHODS, type ConsulApi } from '../ports/consul-api';
 import { memoryKv } from './memory-kv.test-support';
 

@@ -1,4 +1,4 @@
-import type { KvEntry } from '../consul/types';
+import type { KvEntry } from '../ports/consul-types';
 import type { ConsulApi } from '../ports/consul-api';
 
 /** Consul's KV check-and-set semantics in memory, for unit tests of the pair lock and its callers. */

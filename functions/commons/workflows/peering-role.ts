@@ -1,4 +1,4 @@
-import type { Peering } from '../consul/types';
+import type { Peering } from '../ports/consul-types';
 
 /**
  * Consul's own rule (`Peering.ShouldDial`): a record that carries the peer's server addresses is one

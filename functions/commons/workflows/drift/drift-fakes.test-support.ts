@@ -1,6 +1,6 @@
 import { SecretBackedClusterDirectory } from '../../clusters';
 import { ConsulError } from '#commons/ports/consul-error';
-import type { AclToken, HealthServiceInstance, Peering, PeeringState } from '../../consul/types';
+import type { AclToken, HealthServiceInstance, Peering, PeeringState } from '../../ports/consul-types';
 import type { PipelineEvent } from '../../events';
 import {
   clusterSecretName,

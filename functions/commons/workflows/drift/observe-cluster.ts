@@ -1,4 +1,4 @@
-import type { HealthServiceInstance, Peering, RawConfigEntry } from '../../consul/types';
+import type { HealthServiceInstance, Peering, RawConfigEntry } from '../../ports/consul-types';
 import type { ConsulApi } from '../../ports/consul-api';
 import type { GatewayTokenSecretState } from '../ensure-gateway-token';
 

@@ -1,4 +1,4 @@
-import type { Peering } from '../../consul/types';
+import type { Peering } from '../../ports/consul-types';
 import type { ClusterPair } from '../../registry';
 import { remedyFor, type DriftFinding, type DriftKind } from './findings';
 

@@ -1,5 +1,6 @@
 /**
- * Types of the Consul client's surface. Two conventions, on purpose:
+ * The Consul port's vocabulary: what workflows, drift and peerctl speak, and what the adapter
+ * (functions/commons/consul/) decodes Consul's answers into. Two conventions, on purpose:
  * - documents Consul stores as given (service and catalog registrations, config entries) keep
  *   Consul's own PascalCase JSON shape, so they can be written from Consul's docs and pass through
  *   untouched;
