@@ -26,7 +26,9 @@ let your secret sync do it). The token before that is deleted from Consul.
   --aws                asks Secrets Manager to rotate now (RotateSecret), which invokes the deployed
                        rotation function; peerctl waits until AWSCURRENT has moved
   -t, --timeout SECS   how long to wait with --aws (default ${DEFAULT_ROTATE_TIMEOUT_SECONDS})
-  --json               one JSON document {cluster, secretName, current, previous} on stdout
+  --json               one JSON document {cluster, secretName, currentVersion, previousVersion}
+                       on stdout (version ids by their first 8 characters: peerctl hides
+                       anything shaped like a UUID, as a Consul SecretID is)
 
 A failed step leaves AWSCURRENT as it was, and working: fix the cause and run it again.
 
@@ -38,6 +40,12 @@ examples
 
 exit codes
   0  rotated   1  a step failed or did not finish in time   2  bad input (unknown or not onboarded cluster)`;
+
+/**
+ * A version id as printed: its first 8 characters. Version ids are UUIDs, and peerctl's output hides
+ * every UUID-shaped string (a Consul SecretID is one), so a whole id would print as [REDACTED].
+ */
+const short = (versionId: string | undefined): string => versionId?.slice(0, 8) ?? 'none';
 
 const labelled = (versions: SecretVersions | undefined, label: string): string | undefined =>
   versions === undefined
@@ -64,13 +72,13 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
       );
     }
     out.progress(runtime.description);
-    out.progress(`${secret}: rotating (AWSCURRENT is ${before})`);
+    out.progress(`${secret}: rotating (AWSCURRENT is version ${short(before)})`);
     let rotating: string;
     try {
       rotating = await runtime.rotateNow(secret);
     } catch (error) {
       out.error(
-        `${secret}: rotation failed: ${messageOf(error)}. AWSCURRENT is still ${before} and works; fix the cause and run peerctl rotate ${cluster} again`,
+        `${secret}: rotation failed: ${messageOf(error)}. AWSCURRENT is still version ${short(before)} and works; fix the cause and run peerctl rotate ${cluster} again`,
       );
       return EXIT.failed;
     }
@@ -82,7 +90,7 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
             const versions = await runtime.secrets.versions(secret);
             if (labelled(versions, AWSCURRENT) === rotating) return { done: versions };
             return {
-              state: `version ${rotating} is ${versions?.stages[rotating]?.join(', ') ?? 'not made yet'}`,
+              state: `version ${short(rotating)} is ${versions?.stages[rotating]?.join(', ') ?? 'not made yet'}`,
             };
           },
         },
@@ -92,17 +100,23 @@ async function run(args: ParsedArgs, { out, env, signal }: CommandContext): Prom
     if (result?.status !== 'done') {
       if (result?.status === 'interrupted') return EXIT.interrupted;
       out.error(
-        `${secret}: AWSCURRENT did not move to ${rotating} within ${timeoutMs / 1000}s; it is still ${before} and works. ` +
+        `${secret}: AWSCURRENT did not move to version ${short(rotating)} within ${timeoutMs / 1000}s; it is still version ${short(before)} and works. ` +
           "See the rotation function's log (rotate-gateway-token in CloudWatch), then run peerctl rotate again",
       );
       return EXIT.failed;
     }
     const previous = labelled(result.value, AWSPREVIOUS);
     if (args.flag('json')) {
-      out.result(JSON.stringify({ cluster, secretName: secret, current: rotating, previous }, null, 2));
+      out.result(
+        JSON.stringify(
+          { cluster, secretName: secret, currentVersion: short(rotating), previousVersion: short(previous) },
+          null,
+          2,
+        ),
+      );
     } else {
       out.result(
-        `${cluster}: gateway token rotated; AWSCURRENT ${rotating}, AWSPREVIOUS ${previous ?? 'none'}`,
+        `${cluster}: gateway token rotated; AWSCURRENT is version ${short(rotating)}, AWSPREVIOUS ${short(previous)}`,
       );
       out.result(
         `the previous token stays valid until the next rotation: restart ${cluster}'s gateways to use the new one`,

@@ -199,18 +199,26 @@ test('rotate: a new gateway token is AWSCURRENT, the one it replaced stays valid
   const rotated = await peerctl('rotate', 'dc1', '--json');
   expect(rotated.code).toBe(0);
   expect(rotated.stderr).toMatch(/rotation testSecret: done/);
-  const { current, previous } = JSON.parse(rotated.stdout) as { current: string; previous: string };
+  const printedVersions = JSON.parse(rotated.stdout) as { currentVersion: string; previousVersion: string };
   const second = await tokenIn();
   expect(second.accessorId).not.toBe(first.accessorId);
-  expect((await tokenIn(previous)).accessorId).toBe(first.accessorId);
-  expect((await secrets.get(name))?.versionId).toBe(current);
+  const stages = (await secrets.versions(name))?.stages ?? {};
+  const labelled = (label: string) => Object.keys(stages).find((id) => stages[id]?.includes(label)) ?? '';
+  expect((await tokenIn(labelled('AWSPREVIOUS'))).accessorId).toBe(first.accessorId);
+  expect(printedVersions).toMatchObject({
+    cluster: 'dc1',
+    currentVersion: labelled('AWSCURRENT').slice(0, 8),
+    previousVersion: labelled('AWSPREVIOUS').slice(0, 8),
+  });
 
   const client = admin(dc1);
   try {
     expect(await client.readToken(first.accessorId)).toBeDefined(); // still valid: the grace period
     const again = await peerctl('rotate', 'dc1');
     expect(again.code).toBe(0);
-    expect(again.stdout).toMatch(/^dc1: gateway token rotated; AWSCURRENT \S+, AWSPREVIOUS \S+$/m);
+    expect(again.stdout).toMatch(
+      /^dc1: gateway token rotated; AWSCURRENT is version [0-9a-f]{8}, AWSPREVIOUS [0-9a-f]{8}$/m,
+    );
     expect(await client.readToken(first.accessorId)).toBeUndefined(); // two rotations old: deleted
     expect(await client.readToken(second.accessorId)).toBeDefined();
   } finally {

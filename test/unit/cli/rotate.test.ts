@@ -45,8 +45,8 @@ test('--aws asks Secrets Manager to rotate now and waits until AWSCURRENT is the
   expect(JSON.parse(run.stdout)).toEqual({
     cluster: 'dc1',
     secretName: 'consul-peering/gateway-tokens/dc1',
-    current: 'v2',
-    previous: 'v1',
+    currentVersion: 'v2',
+    previousVersion: 'v1',
   });
   expect(run.stderr).toMatch(/consul-peering\/gateway-tokens\/dc1: version v2 is AWSPENDING/);
   expect(sm.commandCalls(RotateSecretCommand).map((c) => c.args[0].input)).toEqual([
@@ -61,7 +61,7 @@ test('--aws: a rotation that does not finish in time exits 1 and says AWSCURRENT
   const run = await peerctl(['rotate', 'dc1', '--aws', '--timeout', '1'], env);
   expect(run.code).toBe(1);
   expect(run.stderr).toMatch(
-    /AWSCURRENT did not move to v2 within 1s; it is still v1 and works\. See the rotation function's log/,
+    /AWSCURRENT did not move to version v2 within 1s; it is still version v1 and works\. See the rotation function's log/,
   );
 });
 
