@@ -233,8 +233,12 @@ class LocalRuntime extends BaseRuntime {
         (connection) => this.track(consulClientFor(connection)),
         this.settings.secretPrefix,
       ),
-      consulAs: (connection: ClusterConnection, token: string) =>
-        this.track(consulClientFor({ ...connection, token })),
+      // Tracked clients are closed when peerctl ends.
+      withConsulAs: <T>(
+        connection: ClusterConnection,
+        token: string,
+        use: (consul: ConsulApi) => Promise<T>,
+      ) => use(this.track(consulClientFor({ ...connection, token }))),
       secretPrefix: this.settings.secretPrefix,
       log: workflowLog(localLogger('peerctl', false)),
     };

@@ -63,7 +63,14 @@ beforeEach(async () => {
 const context = (): GatewayTokenRotationContext => ({
   secrets: store,
   clusters: new SecretBackedClusterDirectory(store, client, PREFIX),
-  consulAs: (connection, token) => client({ ...connection, token }),
+  withConsulAs: async (connection, token, use) => {
+    const consul = client({ ...connection, token });
+    try {
+      return await use(consul);
+    } finally {
+      await consul.close();
+    }
+  },
   secretPrefix: PREFIX,
   log: { info: () => undefined, warn: () => undefined },
 });

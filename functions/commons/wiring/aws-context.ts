@@ -58,7 +58,14 @@ export function awsRotationContext(
       (connection) => new ConsulClient(connection),
       settings.secretPrefix,
     ),
-    consulAs: (connection, token) => new ConsulClient({ ...connection, token }),
+    withConsulAs: async (connection, token, use) => {
+      const consul = new ConsulClient({ ...connection, token });
+      try {
+        return await use(consul);
+      } finally {
+        await consul.close();
+      }
+    },
     secretPrefix: settings.secretPrefix,
     log: workflowLog(logger),
   };

@@ -44,7 +44,7 @@ const context = (): GatewayTokenRotationContext => ({
         gatewayService: 'mesh-gateway',
       }),
   },
-  consulAs: (_connection, token) => consul.as(token),
+  withConsulAs: (_connection, token, use) => use(consul.as(token)),
   secretPrefix: PREFIX,
   log: { info: () => undefined, warn: () => undefined },
 });

@@ -36,8 +36,16 @@ export const RotationRequestSchema = z.object({
 export interface GatewayTokenRotationContext {
   secrets: RotatingSecretStore;
   clusters: ClusterDirectory;
-  /** Consul as a client holding `token` sees it: testSecret proves the new token works by using it. */
-  consulAs: (connection: ClusterConnection, token: string) => ConsulApi;
+  /**
+   * Runs `use` with Consul as a client holding `token` sees it (testSecret proves the new token works
+   * by using it), then lets the client go: a warm rotation function would otherwise keep one
+   * connection pool per rotation it ever tested.
+   */
+  withConsulAs: <T>(
+    connection: ClusterConnection,
+    token: string,
+    use: (consul: ConsulApi) => Promise<T>,
+  ) => Promise<T>;
   secretPrefix: string;
   log: WorkflowLog;
 }
@@ -112,7 +120,9 @@ export async function rotateGatewayToken(
     case 'testSecret': {
       const pending = await requirePending(context.secrets, name, versionId);
       const { connection } = await context.clusters.connect(ref);
-      await testToken(context.consulAs(connection, pending.secretId), pending, cluster);
+      await context.withConsulAs(connection, pending.secretId, (consul) =>
+        testToken(consul, pending, cluster),
+      );
       return { step, changed: false };
     }
     case 'finishSecret': {
