@@ -53,6 +53,8 @@ export class DeployedStack {
   readonly #environments: LambdaEmulator[] = [];
   readonly #direct = new Map<FunctionName, LambdaEmulator>();
   readonly #abort = new AbortController();
+  readonly #printed = new Map<LambdaEmulator, number>();
+  readonly #resolvedEnvironments = new Map<FunctionName, Record<string, string>>();
   #mappings: Promise<unknown>[] = [];
 
   private constructor(
@@ -87,6 +89,7 @@ export class DeployedStack {
         ),
         ...options.environment?.[fn.name],
       };
+      this.#resolvedEnvironments.set(fn.name, environment);
       const emulated = {
         functionName: `${stack.stackName}-${fn.logicalId}`,
         taskRoot: fn.assetDir,
@@ -131,6 +134,13 @@ export class DeployedStack {
     return fn;
   }
 
+  /** A function's environment as it runs: the template's, with the local references resolved. */
+  environment(name: FunctionName): Record<string, string> {
+    const environment = this.#resolvedEnvironments.get(name);
+    if (environment === undefined) throw new Error(`the stack has no function ${name}`);
+    return environment;
+  }
+
   queue(logicalId: string): LocalQueue {
     const queue = this.queues.get(logicalId);
     if (queue === undefined) throw new Error(`the stack has no queue ${logicalId}`);
@@ -163,14 +173,37 @@ export class DeployedStack {
   /** Every line the emulators and runtimes printed so far: Lambda's own lines and the functions' logs. */
   logLines(): RuntimeLogLine[] {
     return this.#environments.flatMap((environment) => {
-      const fn = this.stack.functions.find((candidate) =>
-        environment.fn.functionName.endsWith(`-${candidate.logicalId}`),
-      );
+      const name = this.#nameOf(environment);
       return environment.output
         .split('\n')
         .filter((line) => line !== '')
-        .map((line) => ({ functionName: fn?.name ?? ('unknown' as FunctionName), line }));
+        .map((line) => ({ functionName: name, line }));
     });
+  }
+
+  /** The lines printed since the last call (each environment's output only grows). */
+  newLogLines(): RuntimeLogLine[] {
+    return this.#environments.flatMap((environment) => {
+      const output = environment.output;
+      const start = environment.outputLength - output.length; // where `output` begins, in all printed
+      const seen = Math.max(this.#printed.get(environment) ?? 0, start);
+      const end = start + output.lastIndexOf('\n') + 1; // whole lines only
+      if (end <= seen) return [];
+      this.#printed.set(environment, end);
+      const name = this.#nameOf(environment);
+      return output
+        .slice(seen - start, end - start)
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => ({ functionName: name, line }));
+    });
+  }
+
+  #nameOf(environment: LambdaEmulator): FunctionName {
+    const fn = this.stack.functions.find((candidate) =>
+      environment.fn.functionName.endsWith(`-${candidate.logicalId}`),
+    );
+    return fn?.name ?? ('unknown' as FunctionName);
   }
 
   async stop(): Promise<void> {

@@ -134,6 +134,11 @@ export class LambdaEmulator {
     return this.process.output;
   }
 
+  /** All it ever printed, in characters: `output` ends there. */
+  get outputLength(): number {
+    return this.process.outputLength;
+  }
+
   async invoke(payload: unknown): Promise<InvokeResult> {
     if (this.#busy) throw new Error(`${this.fn.functionName}: this execution environment is busy`);
     this.#busy = true;

@@ -10,6 +10,8 @@ export class OwnedProcess {
   readonly #child: ChildProcess;
   readonly #watchdog: ChildProcess;
   #output = '';
+  /** Characters dropped from the front of #output when it grew too long. */
+  #dropped = 0;
   #spawnFailed = false;
   #exited: Promise<number | null>;
 
@@ -28,7 +30,10 @@ export class OwnedProcess {
     });
     const keep = (chunk: Buffer): void => {
       this.#output += chunk.toString('utf8');
-      if (this.#output.length > 2_000_000) this.#output = this.#output.slice(-1_000_000);
+      if (this.#output.length > 2_000_000) {
+        this.#dropped += this.#output.length - 1_000_000;
+        this.#output = this.#output.slice(-1_000_000);
+      }
     };
     this.#child.stdout?.on('data', keep);
     this.#child.stderr?.on('data', keep);
@@ -75,8 +80,14 @@ export class OwnedProcess {
     return this.#child.pid;
   }
 
+  /** What it printed to stdout and stderr: the last 1-2 MB. */
   get output(): string {
     return this.#output;
+  }
+
+  /** How much it printed in all, so a reader can continue where it left off after a trim. */
+  get outputLength(): number {
+    return this.#dropped + this.#output.length;
   }
 
   get running(): boolean {
