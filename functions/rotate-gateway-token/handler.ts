@@ -2,7 +2,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import middy from '@middy/core';
 import * as z from 'zod/mini';
 import { ValidationError } from '#commons/errors';
+import { preview, toValidationError } from '#commons/events/validation-error';
 import {
+  ROTATION_STEPS,
   rotateGatewayToken,
   RotationRequestSchema,
   type GatewayTokenRotationContext,
@@ -16,13 +18,14 @@ import {
  */
 export function createRotateGatewayTokenHandler(context: GatewayTokenRotationContext, logger: Logger) {
   return middy<unknown, { step: RotationStep; changed: boolean }>().handler(async (event) => {
-    const parsed = z.safeParse(RotationRequestSchema, event);
+    const parsed = z.safeParse(RotationRequestSchema, event, { reportInput: true });
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.join('.') ?? '';
+      const invalid = toValidationError(parsed.error.issues);
+      const given = parsed.error.issues[0]?.input;
       throw new ValidationError(
-        `rotation request: ${field === '' ? 'the event' : field} is not valid (${issue?.message ?? 'unknown'}); expected {SecretId, ClientRequestToken, Step: createSecret|setSecret|testSecret|finishSecret}`,
-        field,
+        `rotation request: ${invalid.message}${given === undefined ? '' : ` (got ${preview(given)})`}; ` +
+          `Secrets Manager sends {SecretId, ClientRequestToken, Step: ${ROTATION_STEPS.join('|')}}`,
+        invalid.field,
       );
     }
     const { SecretId: secretId, ClientRequestToken: versionId, Step: step } = parsed.data;
