@@ -199,9 +199,9 @@ function firstEvent(name: FunctionReport['name']): unknown {
       isBase64Encoded: false,
     };
   if (name === 'drift-remediation') return { dryRun: true };
-  // A step for a secret moto does not hold: one DescribeSecret, then a permanent error.
+  // A late retry of a finished rotation (the endpoint describes v1 as AWSCURRENT): one DescribeSecret.
   if (name === 'rotate-gateway-token')
-    return { SecretId: 'consul-peering/gateway-tokens/none', ClientRequestToken: 'v1', Step: 'setSecret' };
+    return { SecretId: 'consul-peering/gateway-tokens/dc1', ClientRequestToken: 'v1', Step: 'setSecret' };
   if (name === REFERENCE.name) return {};
   return { Records: [] };
 }

@@ -59,13 +59,21 @@ export async function measureColdStart(
 /**
  * A stand-in AWS endpoint that answers every call with an empty JSON document, so a first invocation
  * can make its SDK calls (serialize, sign, send, parse) without an account or moto: ListSecrets
- * lists nothing, so a drift scan finds no clusters.
+ * lists nothing, so a drift scan finds no clusters. DescribeSecret describes the secret asked for
+ * with its one version `v1` current, so a rotation step for `v1` is a finished rotation's late retry:
+ * one call, then nothing to do.
  */
 export async function startEmptyAwsEndpoint(): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((request, response) => {
-    request.resume();
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end('{}');
+      let answer = '{}';
+      if (request.headers['x-amz-target'] === 'secretsmanager.DescribeSecret') {
+        const { SecretId } = JSON.parse(Buffer.concat(chunks).toString()) as { SecretId: string };
+        answer = JSON.stringify({ Name: SecretId, VersionIdsToStages: { v1: ['AWSCURRENT'] } });
+      }
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(answer);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
