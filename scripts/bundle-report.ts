@@ -17,7 +17,8 @@
  *   npm run bundle-report -- --explain  plus what weighs (esbuild metafile: packages and files by bytes)
  *   npm run bundle-report -- --runs 11  imports per function (default 7)
  *
- * Budgets (per function): bundle <= 800 KiB, init <= 70 ms. Reported, never enforced: exit code 0.
+ * Budgets (per function): bundle <= 800 KiB, module init <= 1.35x the reference bundle's, measured in
+ * the same run (absolute times drift 2x between days here). Reported, never enforced: exit code 0.
  * Run it through npm/npx so `node` is the project's Node 22 (the Lambda runtime's major).
  */
 import { execFile } from 'node:child_process';
@@ -38,7 +39,7 @@ import { resolveLambdaRuntime, type LambdaRuntime } from '#devkit/lambda-emulato
 import { measureColdStart, startEmptyAwsEndpoint } from './bench/cold-start';
 import { median } from './bench/support';
 
-const BUDGET = { bytes: 800 * 1024, initMs: 70 } as const;
+const BUDGET = { bytes: 800 * 1024, moduleInitRatioToReference: 1.35 } as const;
 const TOP = 12;
 
 interface Options {
@@ -282,7 +283,7 @@ function printTable(reports: FunctionReport[], options: Options): void {
     'Lambda Init Duration',
     'init + 1st invoke',
     'vs reference (module init / Init / init+1st)',
-    `over budget (${kib(BUDGET.bytes)}, ${BUDGET.initMs} ms)`,
+    `over budget (${kib(BUDGET.bytes)}, ${BUDGET.moduleInitRatioToReference}x)`,
   ];
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)),
@@ -352,7 +353,10 @@ async function main(): Promise<void> {
           reference.lambda.initPlusFirstInvokeMs.median,
         ),
       },
-      withinBudget: { bytes: report.bytes <= BUDGET.bytes, initMs: report.initMs.median <= BUDGET.initMs },
+      withinBudget: {
+        bytes: report.bytes <= BUDGET.bytes,
+        initMs: ratio(report.initMs.median, reference.initMs.median) <= BUDGET.moduleInitRatioToReference,
+      },
       ...(options.explain && { heaviest: heaviest(metafile) }),
     }));
     if (options.json) {
