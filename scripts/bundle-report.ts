@@ -36,7 +36,7 @@ import {
   type FunctionName,
 } from '../infra/constructs/bundle-options';
 import { resolveLambdaRuntime, type LambdaRuntime } from '#devkit/lambda-emulator';
-import { measureColdStart, startEmptyAwsEndpoint } from './bench/cold-start';
+import { measureColdStart, startEmptyAwsEndpoint, type ColdStart } from './bench/cold-start';
 import { median } from './bench/support';
 
 const BUDGET = { bytes: 800 * 1024, moduleInitRatioToReference: 1.35 } as const;
@@ -158,20 +158,17 @@ const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
 process.stdout.write(JSON.stringify(elapsed));
 `;
 
-async function measureInit(file: string, wrapper: string, runs: number, sourceMaps: boolean): Promise<Stats> {
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const { stdout } = await run(process.execPath, [wrapper, pathToFileURL(file).href], {
-      cwd: path.dirname(file),
-      env: {
-        PATH: process.env.PATH,
-        ...LAMBDA_ENV,
-        NODE_OPTIONS: sourceMaps ? '--enable-source-maps' : '',
-      },
-    });
-    samples.push(Number(stdout));
-  }
-  return stats(samples);
+/** One module init: the bundle imported in a fresh Node process, timed around the import. */
+async function sampleInit(file: string, wrapper: string, sourceMaps: boolean): Promise<number> {
+  const { stdout } = await run(process.execPath, [wrapper, pathToFileURL(file).href], {
+    cwd: path.dirname(file),
+    env: {
+      PATH: process.env.PATH,
+      ...LAMBDA_ENV,
+      NODE_OPTIONS: sourceMaps ? '--enable-source-maps' : '',
+    },
+  });
+  return Number(stdout);
 }
 
 function stats(samples: number[]): Stats {
@@ -207,13 +204,13 @@ function firstEvent(name: FunctionReport['name']): unknown {
   return { Records: [] };
 }
 
-async function measureLambda(
+/** One cold start in the emulator, with its first invocation. */
+function sampleLambda(
   runtime: LambdaRuntime,
   file: string,
   endpoint: string,
   name: FunctionReport['name'],
-  runs: number,
-): Promise<FunctionReport['lambda']> {
+): Promise<ColdStart> {
   const environment = {
     ...LAMBDA_ENV,
     AWS_ENDPOINT_URL: endpoint,
@@ -222,14 +219,7 @@ async function measureLambda(
     AWS_LAMBDA_LOG_FORMAT: 'JSON',
     ...(FUNCTION_BUNDLE.sourcemap && { NODE_OPTIONS: '--enable-source-maps' }),
   };
-  const samples = [];
-  for (let i = 0; i < runs; i++)
-    samples.push(await measureColdStart(runtime, path.dirname(file), environment, firstEvent(name)));
-  return {
-    initDurationMs: stats(samples.map((sample) => sample.initMs)),
-    firstInvokeMs: stats(samples.map((sample) => sample.firstInvokeMs)),
-    initPlusFirstInvokeMs: stats(samples.map((sample) => sample.initMs + sample.firstInvokeMs)),
-  };
+  return measureColdStart(runtime, path.dirname(file), environment, firstEvent(name));
 }
 
 /** Bytes each input contributes to the output, by package (node_modules/<pkg>, or our own code) and by file. */
@@ -257,7 +247,7 @@ const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 
 function printTable(reports: FunctionReport[], options: Options): void {
   console.log(
-    `Node ${process.version}, esbuild ${esbuild.version}; init = median of ${options.runs} imports, each in a fresh process; Lambda figures = median of ${options.runs} cold starts in the emulator\n`,
+    `Node ${process.version}, esbuild ${esbuild.version}; init = median of ${options.runs} imports, each in a fresh process; Lambda figures = median of ${options.runs} cold starts in the emulator; one sample of every bundle per round\n`,
   );
   const rows = reports.map((report) => [
     report.name,
@@ -322,24 +312,48 @@ async function main(): Promise<void> {
   try {
     const wrapper = path.join(outdir, 'measure-init.mjs');
     await writeFile(wrapper, WRAPPER);
-    const measured = [];
     const entries = [
       ...FUNCTION_NAMES.map((name) => ({ name, entry: { file: functionEntry(projectRoot, name) } })),
       { name: REFERENCE.name, entry: { source: REFERENCE.source } },
     ];
+    const bundles = [];
     for (const { name, entry } of entries) {
       const { file, metafile } = await bundle(name, outdir, entry);
-      const bytes = (await stat(file)).size;
-      measured.push({
+      bundles.push({
         name,
-        bytes,
-        gzipBytes: gzipSync(await readFile(file)).length,
-        initMs: await measureInit(file, wrapper, options.runs, FUNCTION_BUNDLE.sourcemap),
-        initMsWithoutSourceMaps: await measureInit(file, wrapper, options.runs, false),
-        lambda: await measureLambda(runtime, file, aws.url, name, options.runs),
+        file,
         metafile,
+        bytes: (await stat(file)).size,
+        gzipBytes: gzipSync(await readFile(file)).length,
+        init: [] as number[],
+        initWithoutSourceMaps: [] as number[],
+        coldStarts: [] as ColdStart[],
       });
     }
+    // Round robin, one sample of every bundle per round: a burst of load on this shared machine then
+    // falls on all bundles alike, the reference included, and the ratios to it stay meaningful.
+    for (let round = 0; round < options.runs; round++) {
+      for (const measuring of bundles) {
+        measuring.init.push(await sampleInit(measuring.file, wrapper, FUNCTION_BUNDLE.sourcemap));
+        measuring.initWithoutSourceMaps.push(await sampleInit(measuring.file, wrapper, false));
+        measuring.coldStarts.push(await sampleLambda(runtime, measuring.file, aws.url, measuring.name));
+      }
+    }
+    const measured = bundles.map(
+      ({ name, metafile, bytes, gzipBytes, init, initWithoutSourceMaps, coldStarts }) => ({
+        name,
+        bytes,
+        gzipBytes,
+        initMs: stats(init),
+        initMsWithoutSourceMaps: stats(initWithoutSourceMaps),
+        lambda: {
+          initDurationMs: stats(coldStarts.map((sample) => sample.initMs)),
+          firstInvokeMs: stats(coldStarts.map((sample) => sample.firstInvokeMs)),
+          initPlusFirstInvokeMs: stats(coldStarts.map((sample) => sample.initMs + sample.firstInvokeMs)),
+        },
+        metafile,
+      }),
+    );
     const reference = measured.at(-1);
     if (reference === undefined) throw new Error('no reference measured');
     const ratio = (value: number, base: number): number => Math.round((value / base) * 100) / 100;
